@@ -1,0 +1,135 @@
+//! glibc's x86_64 `struct aiocb` (== `struct aiocb64`, 168 bytes) and
+//! `struct sigevent`, with kaio's use of the private fields.
+//!
+//! A request's whole state lives in the caller's aiocb, so `aio_error` and
+//! `aio_return` need no lookup table and no lock:
+//!
+//! | offset | glibc name        | kaio's use                                  |
+//! |-------:|-------------------|---------------------------------------------|
+//! | 96     | `__next_prio`     | the `lio_listio` group the request belongs to |
+//! | 104    | `__abs_prio`      | request flags ([`flags`])                    |
+//! | 108    | `__policy`        | write-barrier parity of a write             |
+//! | 112    | `__error_code`    | `aio_error` value, published last (release) |
+//! | 120    | `__return_value`  | `aio_return` value, published first         |
+//! | 136    | `__glibc_reserved`| link for lists kaio holds (queued fsyncs)   |
+
+use core::ffi::{c_int, c_void};
+use core::mem::{offset_of, size_of};
+use core::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, AtomicU32};
+
+/// `union sigval`.
+pub type SigVal = usize;
+
+/// `struct sigevent`, glibc x86_64 (64 bytes).
+#[repr(C)]
+pub struct SigEvent {
+    pub sigev_value: SigVal,
+    pub sigev_signo: c_int,
+    pub sigev_notify: c_int,
+    /// `_sigev_un`: `_tid` (SIGEV_THREAD_ID) or `_function` (SIGEV_THREAD).
+    pub sigev_notify_function: usize,
+    /// `_attribute` (SIGEV_THREAD).
+    pub sigev_notify_attributes: *mut c_void,
+    _pad: [u8; 32],
+}
+
+impl SigEvent {
+    /// The target thread of `SIGEV_THREAD_ID` (aliases the function slot).
+    pub fn thread_id(&self) -> c_int {
+        self.sigev_notify_function as u32 as c_int
+    }
+}
+
+/// `struct aiocb` / `struct aiocb64`, glibc x86_64.
+#[repr(C)]
+pub struct AioCb {
+    pub aio_fildes: c_int,
+    pub aio_lio_opcode: c_int,
+    pub aio_reqprio: c_int,
+    pub aio_buf: *mut c_void,
+    pub aio_nbytes: usize,
+    pub aio_sigevent: SigEvent,
+    /// `__next_prio`: the request's `lio_listio` group, or null.
+    pub(crate) group: AtomicPtr<c_void>,
+    /// `__abs_prio`: [`flags`].
+    pub(crate) flags: AtomicU32,
+    /// `__policy`: write-barrier parity of a write.
+    pub(crate) parity: AtomicU32,
+    /// `__error_code`.
+    pub(crate) error_code: AtomicI32,
+    _pad1: u32,
+    /// `__return_value`.
+    pub(crate) return_value: AtomicIsize,
+    pub aio_offset: i64,
+    /// First 8 bytes of `__glibc_reserved`: link in a list kaio holds.
+    pub(crate) link: AtomicPtr<AioCb>,
+    _reserved: [u8; 24],
+}
+
+/// Bits of [`AioCb::flags`], valid while the request is in progress.
+pub mod flags {
+    /// The request is (or was) in the kernel's hands.
+    pub const KERNEL: u32 = 1 << 0;
+    /// The request waits in a kaio queue (a held fsync): cancellable.
+    pub const HELD: u32 = 1 << 1;
+    /// The request is a write tracked by the fsync barrier.
+    pub const WRITE: u32 = 1 << 2;
+    /// Completion needs a notification (signal or thread).
+    pub const NOTIFY: u32 = 1 << 3;
+    /// The request runs on a kaio thread.
+    pub const THREAD: u32 = 1 << 4;
+    /// Counted in the per-fd in-flight table.
+    pub const FD_COUNTED: u32 = 1 << 5;
+}
+
+// The layout must be glibc's, byte for byte.
+const _: () = {
+    assert!(size_of::<AioCb>() == 168);
+    assert!(size_of::<AioCb>() == size_of::<libc::aiocb>());
+    assert!(core::mem::align_of::<AioCb>() == core::mem::align_of::<libc::aiocb>());
+    assert!(offset_of!(AioCb, aio_fildes) == offset_of!(libc::aiocb, aio_fildes));
+    assert!(offset_of!(AioCb, aio_lio_opcode) == offset_of!(libc::aiocb, aio_lio_opcode));
+    assert!(offset_of!(AioCb, aio_reqprio) == offset_of!(libc::aiocb, aio_reqprio));
+    assert!(offset_of!(AioCb, aio_buf) == offset_of!(libc::aiocb, aio_buf));
+    assert!(offset_of!(AioCb, aio_nbytes) == offset_of!(libc::aiocb, aio_nbytes));
+    assert!(offset_of!(AioCb, aio_sigevent) == offset_of!(libc::aiocb, aio_sigevent));
+    assert!(offset_of!(AioCb, aio_offset) == offset_of!(libc::aiocb, aio_offset));
+    // Private fields (not visible in `libc::aiocb`): glibc's offsets.
+    assert!(offset_of!(AioCb, group) == 96);
+    assert!(offset_of!(AioCb, flags) == 104);
+    assert!(offset_of!(AioCb, parity) == 108);
+    assert!(offset_of!(AioCb, error_code) == 112);
+    assert!(offset_of!(AioCb, return_value) == 120);
+    assert!(offset_of!(AioCb, link) == 136);
+    assert!(size_of::<SigEvent>() == size_of::<libc::sigevent>());
+    assert!(offset_of!(SigEvent, sigev_value) == offset_of!(libc::sigevent, sigev_value));
+    assert!(offset_of!(SigEvent, sigev_signo) == offset_of!(libc::sigevent, sigev_signo));
+    assert!(offset_of!(SigEvent, sigev_notify) == offset_of!(libc::sigevent, sigev_notify));
+    assert!(offset_of!(SigEvent, sigev_notify_function) == 16);
+    assert!(offset_of!(SigEvent, sigev_notify_attributes) == 24);
+};
+
+/// `<aio.h>` constants (glibc values).
+pub const LIO_READ: c_int = 0;
+pub const LIO_WRITE: c_int = 1;
+pub const LIO_NOP: c_int = 2;
+pub const LIO_WAIT: c_int = 0;
+pub const LIO_NOWAIT: c_int = 1;
+pub const AIO_CANCELED: c_int = 0;
+pub const AIO_NOTCANCELED: c_int = 1;
+pub const AIO_ALLDONE: c_int = 2;
+/// `AIO_PRIO_DELTA_MAX`: `aio_reqprio` must lie in `0..=20`.
+pub const AIO_PRIO_DELTA_MAX: c_int = 20;
+
+/// `struct aioinit` (glibc extension for `aio_init`).
+#[repr(C)]
+pub struct AioInit {
+    pub aio_threads: c_int,
+    pub aio_num: c_int,
+    pub aio_locks: c_int,
+    pub aio_usedba: c_int,
+    pub aio_debug: c_int,
+    pub aio_numusers: c_int,
+    pub aio_idle_time: c_int,
+    pub aio_reserved: c_int,
+}

@@ -1,0 +1,34 @@
+//! Settings from the environment, read once, on first use.
+
+use std::sync::OnceLock;
+
+pub struct Config {
+    /// `KAIO_MAX_EVENTS`: events asked of `io_setup` (default 256; the
+    /// system-wide `aio-max-nr` is shared by every process).
+    pub max_events: u32,
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+fn env_u32(name: &str, min: u32, max: u32) -> Option<u32> {
+    let raw = std::env::var_os(name)?;
+    match raw.to_str().and_then(|s| s.trim().parse::<u32>().ok()) {
+        Some(v) if (min..=max).contains(&v) => Some(v),
+        _ => {
+            warn(name);
+            None
+        }
+    }
+}
+
+fn warn(name: &str) {
+    let msg = format!("kaio: ignoring invalid {name}\n");
+    // SAFETY: writing a valid buffer to stderr.
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+}
+
+pub fn get() -> &'static Config {
+    CONFIG.get_or_init(|| Config {
+        max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
+    })
+}

@@ -1,0 +1,28 @@
+//! `fork()`: POSIX says no asynchronous I/O is inherited. The child gets no
+//! kernel context (the kernel's rule), so kaio forgets everything of the
+//! parent's and starts afresh on the child's first request. The parent's
+//! ring is `MADV_DONTFORK`, so the child cannot steal its completions.
+
+use std::sync::Once;
+
+use super::stats::STATS;
+use super::{barrier, context, fdtable, reap, reaper};
+
+static REGISTERED: Once = Once::new();
+
+extern "C" fn in_child() {
+    context::reset_after_fork();
+    reap::reset_after_fork();
+    barrier::reset_after_fork();
+    fdtable::reset_after_fork();
+    reaper::reset_after_fork();
+    STATS.reset();
+}
+
+/// Install the atfork handler (once, on first use of the kernel).
+pub fn register() {
+    REGISTERED.call_once(|| {
+        // SAFETY: registering a handler that only touches kaio's statics.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+}

@@ -1,0 +1,236 @@
+//! `lio_listio`: a batch of requests in one `io_submit`, a group that counts
+//! its members down, and the list notification or the `LIO_WAIT` wake-up
+//! when the last one completes.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::complete::Mode;
+use super::notify::Notify;
+use super::stats::{self, STATS};
+use super::submit::{self, Op, Route};
+use super::{fallback, reaper, wait};
+use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
+use crate::sys::{self, Errno, Iocb};
+
+/// Requests submitted with one `io_submit` (64 iocbs: 4 KiB of stack).
+const CHUNK: usize = 64;
+
+/// The members of one `lio_listio` call still in flight.
+pub struct Group {
+    /// Members not yet complete, plus one held by the submitter.
+    remaining: AtomicU32,
+    failed: AtomicBool,
+    /// The list notification (LIO_NOWAIT); such groups live on the heap.
+    notify: Notify,
+    heap: bool,
+}
+
+/// A member of `g` completed.
+///
+/// # Safety
+/// `g` is a live group with this member counted in `remaining`.
+pub unsafe fn member_done(g: *mut Group, failed: bool, mode: Mode) {
+    // SAFETY: live until `remaining` reaches zero, which only we can see.
+    let grp = unsafe { &*g };
+    if failed {
+        grp.failed.store(true, Ordering::SeqCst);
+    }
+    let heap = grp.heap;
+    // For a stack group (LIO_WAIT) this decrement is the last touch: the
+    // waiter may return as soon as it sees zero.
+    if grp.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && heap {
+        // SAFETY: heap groups are read only by their last member.
+        let notify = unsafe { (*g).notify };
+        if mode == Mode::Normal || notify.is_signal_safe() {
+            // SAFETY: last member: we own the group now.
+            unsafe { finish(g) };
+        } else {
+            reaper::push(reaper::Job::ListDone(g));
+        }
+    }
+}
+
+/// Deliver a finished heap group's list notification and free it.
+///
+/// # Safety
+/// `g` came from `Box::into_raw` in `listio` and all members are done.
+pub unsafe fn finish(g: *mut Group) {
+    // SAFETY: caller's contract.
+    let grp = unsafe { Box::from_raw(g) };
+    grp.notify.deliver();
+    reaper::work_done();
+}
+
+/// `lio_listio(mode, list, nent, sig)` after the argument checks of the FFI
+/// layer. Returns the value for the caller: Ok, or the errno for -1.
+///
+/// # Safety
+/// Every non-null entry of `list` must be a valid aiocb that stays valid
+/// until it completes.
+pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), Errno> {
+    stats::bump(&STATS.lio_batches);
+    let wait_mode = mode == LIO_WAIT;
+    let mut stack_group = Group {
+        remaining: AtomicU32::new(1),
+        failed: AtomicBool::new(false),
+        notify: Notify::None,
+        heap: false,
+    };
+    let group: *mut Group = if wait_mode {
+        &mut stack_group
+    } else if !sig.is_none() {
+        reaper::work_begin();
+        Box::into_raw(Box::new(Group {
+            remaining: AtomicU32::new(1),
+            failed: AtomicBool::new(false),
+            notify: sig,
+            heap: true,
+        }))
+    } else {
+        core::ptr::null_mut()
+    };
+
+    let mut enqueue_error: Option<Errno> = None;
+    let mut iocbs = [Iocb::default(); CHUNK];
+    let mut members: [*mut AioCb; CHUNK] = [core::ptr::null_mut(); CHUNK];
+    let mut pending = 0usize;
+    let mut pending_ctx = 0u64;
+
+    for &cb in list {
+        if cb.is_null() {
+            continue;
+        }
+        // SAFETY: caller's contract.
+        let op = match unsafe { (*cb).aio_lio_opcode } {
+            LIO_READ => Op::Read,
+            LIO_WRITE => Op::Write,
+            LIO_NOP => continue,
+            // glibc accepts an unknown opcode and completes the entry with
+            // EINVAL; so does kaio (the entry is a failed member).
+            bad => {
+                // SAFETY: caller's contract.
+                if let Err(e) = unsafe { submit::prepare(cb, Op::Read) } {
+                    enqueue_error = Some(e);
+                    continue;
+                }
+                // SAFETY: prepared; restore the caller's opcode.
+                unsafe { (*cb).aio_lio_opcode = bad };
+                if !group.is_null() {
+                    // SAFETY: live group; prepared request.
+                    unsafe {
+                        (*group).remaining.fetch_add(1, Ordering::SeqCst);
+                        (*cb).group.store(group.cast(), Ordering::Relaxed);
+                    }
+                }
+                // SAFETY: prepared, not handed out.
+                unsafe { submit::fail(cb, libc::EINVAL) };
+                continue;
+            }
+        };
+        // SAFETY: caller's contract.
+        if let Err(e) = unsafe { submit::prepare(cb, op) } {
+            enqueue_error = Some(e);
+            continue;
+        }
+        if !group.is_null() {
+            // SAFETY: the group is live (we hold one count).
+            unsafe { (*group).remaining.fetch_add(1, Ordering::SeqCst) };
+            // SAFETY: prepared request, kaio's private field.
+            unsafe { (*cb).group.store(group.cast(), Ordering::Relaxed) };
+        }
+        // SAFETY: caller's contract.
+        match submit::route(unsafe { (*cb).aio_fildes }) {
+            // SAFETY: prepared, not handed out.
+            Route::Fail(e) => unsafe { submit::fail(cb, e) },
+            // SAFETY: prepared.
+            Route::Thread => unsafe { fallback::start(cb, op) },
+            Route::Kernel(ctx) => {
+                if pending == CHUNK {
+                    // SAFETY: the first `pending` iocbs were filled for members.
+                    unsafe { flush(pending_ctx, &mut iocbs, &members, pending) };
+                    pending = 0;
+                }
+                pending_ctx = ctx;
+                // SAFETY: prepared; `pending < CHUNK`.
+                unsafe { submit::kernel_iocb(cb, op, &mut iocbs[pending]) };
+                members[pending] = cb;
+                pending += 1;
+            }
+        }
+    }
+    if pending > 0 {
+        // SAFETY: as above.
+        unsafe { flush(pending_ctx, &mut iocbs, &members, pending) };
+    }
+
+    if !group.is_null() && !wait_mode {
+        // Drop the submitter's count; if every member is already done (or
+        // there were none) the list notification goes out now.
+        // SAFETY: live group, our count.
+        unsafe { member_done(group, false, Mode::Normal) };
+    }
+
+    if wait_mode {
+        stack_group.remaining.fetch_sub(1, Ordering::SeqCst);
+        let g = &stack_group;
+        let _ = wait::wait_until(
+            &|| g.remaining.load(Ordering::SeqCst) == 0,
+            None,
+            Mode::Normal,
+            true,
+        );
+        if enqueue_error.is_some() || stack_group.failed.load(Ordering::SeqCst) {
+            return Err(libc::EIO);
+        }
+        return Ok(());
+    }
+    match enqueue_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Submit `n` filled iocbs with as few `io_submit` calls as the kernel allows.
+///
+/// # Safety
+/// `iocbs[..n]` were filled by `kernel_iocb` for `members[..n]`.
+unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUNK], n: usize) {
+    let mut ptrs: [*mut Iocb; CHUNK] = [core::ptr::null_mut(); CHUNK];
+    for (p, io) in ptrs.iter_mut().zip(iocbs.iter_mut()) {
+        *p = io;
+    }
+    let mut start = 0;
+    while start < n {
+        stats::bump(&STATS.io_submit_calls);
+        // SAFETY: iocbs[start..n] are valid and their buffers are the
+        // caller's, valid until completion.
+        let r = unsafe { sys::io_submit(ctx, &ptrs[start..n]) };
+        match r {
+            Ok(k) if k > 0 => {
+                stats::add(&STATS.kernel, k as u64);
+                start += k;
+            }
+            other => {
+                let e = match other {
+                    Err(e) => e,
+                    Ok(_) => libc::EAGAIN,
+                };
+                let cb = members[start];
+                if e == libc::EAGAIN {
+                    // Ring full: a kaio thread serves this one.
+                    // SAFETY: refused by the kernel, still ours.
+                    unsafe {
+                        let op = Op::recorded(&*cb);
+                        submit::undo_kernel(cb);
+                        fallback::start(cb, op);
+                    }
+                } else {
+                    // SAFETY: refused by the kernel, still ours.
+                    unsafe { submit::kernel_refused(cb, e) };
+                }
+                start += 1;
+            }
+        }
+    }
+    reaper::kick();
+}

@@ -1,0 +1,123 @@
+//! The engine: submission, completion reaping, fallbacks and notification,
+//! between the C ABI layer (`ffi`) and the kernel (`sys`). Nothing here
+//! touches `errno`: every operation returns `Result<_, Errno>`.
+
+mod barrier;
+mod cancel;
+mod complete;
+mod config;
+mod context;
+mod fallback;
+mod fdtable;
+mod fork;
+mod lio;
+mod lock;
+mod notify;
+mod reap;
+mod reaper;
+pub mod stats;
+mod submit;
+mod wait;
+
+use core::sync::atomic::Ordering;
+
+use crate::abi::{AioCb, LIO_NOWAIT, LIO_WAIT, SigEvent};
+use crate::sys::Errno;
+pub use notify::Notify;
+pub use submit::Op;
+
+/// `aio_read` / `aio_write`.
+///
+/// # Safety
+/// `cb` is a valid aiocb that stays valid, and unmodified, until complete.
+pub unsafe fn read_write(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
+    // SAFETY: forwarded.
+    unsafe { submit::prepare(cb, op)? };
+    // SAFETY: prepared.
+    unsafe { submit::read_write(cb, op) };
+    Ok(())
+}
+
+/// `aio_fsync`.
+///
+/// # Safety
+/// As for `read_write`.
+pub unsafe fn fsync(cb: *mut AioCb, data_only: bool) -> Result<(), Errno> {
+    // SAFETY: caller's contract.
+    if crate::sys::fcntl_getfl(unsafe { (*cb).aio_fildes }).is_err() {
+        return Err(libc::EBADF);
+    }
+    // SAFETY: forwarded.
+    unsafe { submit::prepare(cb, Op::Fsync { data_only })? };
+    // SAFETY: prepared.
+    unsafe { barrier::fsync(cb) };
+    Ok(())
+}
+
+/// `aio_error`: a load, plus a lock-free look at the completion ring if the
+/// request is in the kernel. No system call, no lock, no allocation.
+pub fn error(cb: &AioCb) -> i32 {
+    let e = cb.error_code.load(Ordering::Acquire);
+    if e != libc::EINPROGRESS {
+        return e;
+    }
+    if cb.flags.load(Ordering::Relaxed) & crate::abi::flags::KERNEL != 0 {
+        reap::try_reap();
+    }
+    cb.error_code.load(Ordering::Acquire)
+}
+
+/// `aio_return`: the published result.
+pub fn return_value(cb: &AioCb) -> isize {
+    cb.error_code.load(Ordering::Acquire);
+    cb.return_value.load(Ordering::Relaxed)
+}
+
+/// `aio_suspend` after argument checks: wait until one of `list` is done.
+pub fn suspend(list: &[*const AioCb], timeout: Option<&libc::timespec>) -> Result<(), Errno> {
+    let deadline = match timeout {
+        Some(t) => Some(wait::deadline_after(t)?),
+        None => None,
+    };
+    let live = || list.iter().filter(|p| !p.is_null());
+    if live().next().is_none() {
+        return Ok(());
+    }
+    // SAFETY: the caller passes valid aiocbs (null entries are skipped).
+    let done =
+        || live().any(|&p| unsafe { (*p).error_code.load(Ordering::Acquire) } != libc::EINPROGRESS);
+    wait::wait_until(&done, deadline.as_ref(), complete::Mode::SignalSafe, false)
+}
+
+/// `aio_cancel`.
+///
+/// # Safety
+/// `cb` is null or a valid aiocb.
+pub unsafe fn cancel(fd: i32, cb: *mut AioCb) -> Result<i32, Errno> {
+    // SAFETY: forwarded.
+    unsafe { cancel::cancel(fd, cb) }
+}
+
+/// `lio_listio`.
+///
+/// # Safety
+/// Non-null entries of `list` are valid aiocbs that stay valid until done;
+/// `sig` is null or valid.
+pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: *const SigEvent) -> Result<(), Errno> {
+    if mode != LIO_WAIT && mode != LIO_NOWAIT {
+        return Err(libc::EINVAL);
+    }
+    let notify = if mode == LIO_NOWAIT && !sig.is_null() {
+        // SAFETY: caller's contract.
+        Notify::from_sigevent(unsafe { &*sig })?
+    } else {
+        Notify::None
+    };
+    // SAFETY: forwarded.
+    unsafe { lio::listio(mode, list, notify) }
+}
+
+/// A counter by name (see `stats`).
+pub fn counter(name: &[u8]) -> Option<u64> {
+    stats::STATS.by_name(name)
+}

@@ -1,0 +1,222 @@
+//! Taking completions from the kernel. One thread at a time holds the reap
+//! lock (a try-lock: nobody ever blocks on it, so it is async-signal-safe)
+//! and either reads the user-mapped completion ring — no system call — or
+//! blocks in `io_getevents` for everyone.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+use super::complete::{self, Mode};
+use super::context;
+use super::stats::{self, STATS};
+use crate::abi::AioCb;
+use crate::sys::{self, AioRingHeader, Errno, IOCB_CMD_POLL, IoEvent, Iocb};
+
+/// `aio_data` of kaio's own poll on the wake eventfd.
+const WAKE_TOKEN: u64 = u64::MAX;
+const BATCH: usize = 64;
+
+static REAP_LOCK: AtomicBool = AtomicBool::new(false);
+/// Requests in the kernel (not counting the wake poll).
+static KERNEL_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Whether the wake poll is in the kernel.
+static WAKE_ARMED: AtomicBool = AtomicBool::new(false);
+/// Threads blocked in `io_getevents` (0 or 1: only the lock holder blocks).
+static LEADERS_IN_KERNEL: AtomicU32 = AtomicU32::new(0);
+
+pub fn kernel_in_flight() -> usize {
+    KERNEL_IN_FLIGHT.load(Ordering::SeqCst)
+}
+
+/// A request is about to be handed to the kernel.
+pub fn kernel_enter() {
+    KERNEL_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The kernel refused a request that `kernel_enter` counted.
+pub fn kernel_refused() {
+    KERNEL_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+pub fn try_lock() -> bool {
+    REAP_LOCK
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+}
+
+/// Release the reap lock and let waiters re-check (one may take over).
+pub fn unlock() {
+    REAP_LOCK.store(false, Ordering::Release);
+    complete::bump_seq();
+}
+
+/// Opportunistic, never-blocking reap for `aio_error`: if nobody else is
+/// reaping, read what the ring holds. No system call unless a completion
+/// needs one (a signal to queue, a waiter to wake).
+pub fn try_reap() {
+    if KERNEL_IN_FLIGHT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let Some(ctx) = context::current() else {
+        return;
+    };
+    if try_lock() {
+        drain(ctx, Mode::SignalSafe);
+        REAP_LOCK.store(false, Ordering::Release);
+        // Published something, or someone failed to take the lock while we
+        // held it: either way waiters re-check.
+        complete::bump_seq();
+    }
+}
+
+/// Read every completion the ring holds. Caller holds the reap lock.
+/// Returns how many were processed.
+pub fn drain(ctx: u64, mode: Mode) -> usize {
+    let nr = context::ring_entries();
+    let mut total = 0;
+    loop {
+        let mut events = [IoEvent::default(); BATCH];
+        let n = if nr > 0 {
+            let n = read_ring(ctx, nr, &mut events);
+            stats::add(&STATS.ring_reaped, n as u64);
+            n
+        } else {
+            // Unknown ring format: ask the kernel, without waiting.
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            stats::bump(&STATS.getevents_calls);
+            sys::io_getevents(ctx, 0, &mut events, Some(&zero)).unwrap_or(0)
+        };
+        for ev in events.iter().take(n) {
+            process(ev, mode);
+        }
+        total += n;
+        if n < BATCH {
+            return total;
+        }
+    }
+}
+
+/// Copy up to `out.len()` events out of the user-mapped ring and give their
+/// slots back to the kernel by advancing `head`.
+fn read_ring(ctx: u64, nr: u32, out: &mut [IoEvent]) -> usize {
+    let ring = ctx as *mut AioRingHeader;
+    // SAFETY: `ctx` is the address of the live ring mapping (context.rs);
+    // head and tail are naturally aligned u32 fields that the kernel updates
+    // concurrently, so they are accessed as atomics.
+    let (head_a, tail_a) = unsafe {
+        (
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).head)),
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).tail)),
+        )
+    };
+    let mut head = head_a.load(Ordering::Relaxed);
+    let tail = tail_a.load(Ordering::Acquire);
+    if head >= nr || tail >= nr {
+        return 0;
+    }
+    let events = (ctx as usize + 32) as *const IoEvent;
+    let mut n = 0;
+    while head != tail && n < out.len() {
+        // SAFETY: head < nr, and the ring holds nr events after its header;
+        // the acquire load of tail makes the kernel's writes visible.
+        out[n] = unsafe { core::ptr::read_volatile(events.add(head as usize)) };
+        head = (head + 1) % nr;
+        n += 1;
+    }
+    if n > 0 {
+        head_a.store(head, Ordering::Release);
+    }
+    n
+}
+
+fn process(ev: &IoEvent, mode: Mode) {
+    if ev.data == WAKE_TOKEN {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into a local; the fd is our nonblocking eventfd.
+        let _ = unsafe { sys::read(context::wake_fd(), buf.as_mut_ptr(), 8) };
+        WAKE_ARMED.store(false, Ordering::SeqCst);
+        return;
+    }
+    KERNEL_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    // SAFETY: kaio put the aiocb's address in `aio_data`; the request was in
+    // the kernel until now, so the aiocb is valid and completes only here.
+    unsafe { complete::complete(ev.data as *mut AioCb, ev.res, mode) };
+}
+
+/// Caller holds the reap lock: reap what is ready, or block in the kernel
+/// until at least one completion or `timeout` (relative; `None` = forever).
+/// Returns the number processed, or EINTR.
+pub fn reap_blocking(
+    ctx: u64,
+    timeout: Option<&libc::timespec>,
+    mode: Mode,
+) -> Result<usize, Errno> {
+    let n = drain(ctx, mode);
+    if n > 0 {
+        return Ok(n);
+    }
+    if timeout.is_some_and(|t| t.tv_sec <= 0 && t.tv_nsec <= 0) {
+        return Ok(0);
+    }
+    arm_wake(ctx);
+    LEADERS_IN_KERNEL.fetch_add(1, Ordering::SeqCst);
+    // A completion published elsewhere just before we announced ourselves
+    // would not kick us: the caller re-checks its condition after we return,
+    // and the wake poll catches every kick after the announcement.
+    let mut events = [IoEvent::default(); BATCH];
+    stats::bump(&STATS.getevents_calls);
+    let r = sys::io_getevents(ctx, 1, &mut events, timeout);
+    LEADERS_IN_KERNEL.fetch_sub(1, Ordering::SeqCst);
+    let got = r?;
+    stats::add(&STATS.getevents_reaped, got as u64);
+    for ev in events.iter().take(got) {
+        process(ev, mode);
+    }
+    Ok(got + drain(ctx, mode))
+}
+
+/// Put a poll on the wake eventfd into the kernel, once: a completion that
+/// does not come from the kernel (a kaio thread, a cancel) writes the
+/// eventfd, the poll completes, and the blocked `io_getevents` returns.
+fn arm_wake(ctx: u64) {
+    let fd = context::wake_fd();
+    if fd < 0 || WAKE_ARMED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mut iocb = Iocb {
+        aio_data: WAKE_TOKEN,
+        aio_lio_opcode: IOCB_CMD_POLL,
+        aio_fildes: fd as u32,
+        aio_buf: libc::POLLIN as u64,
+        ..Iocb::default()
+    };
+    let list = [&mut iocb as *mut Iocb];
+    // SAFETY: one valid iocb; a poll has no buffer.
+    if unsafe { sys::io_submit(ctx, &list) } != Ok(1) {
+        WAKE_ARMED.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Something completed outside the kernel: wake a thread blocked in
+/// `io_getevents` (if any) so it re-checks, and futex waiters.
+pub fn kick_leader() {
+    complete::bump_seq();
+    if LEADERS_IN_KERNEL.load(Ordering::SeqCst) > 0 {
+        let fd = context::wake_fd();
+        if fd >= 0 {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writing 8 bytes from a local to our eventfd.
+            let _ = unsafe { sys::write(fd, one.as_ptr(), 8) };
+        }
+    }
+}
+
+/// In a `fork()` child: nothing of the parent's is in flight here.
+pub fn reset_after_fork() {
+    REAP_LOCK.store(false, Ordering::Relaxed);
+    KERNEL_IN_FLIGHT.store(0, Ordering::Relaxed);
+    WAKE_ARMED.store(false, Ordering::Relaxed);
+    LEADERS_IN_KERNEL.store(0, Ordering::Relaxed);
+}

@@ -1,0 +1,227 @@
+//! Raw Linux system calls and kernel structures: the only module that talks
+//! to the kernel directly. Results are `Result<_, Errno>` with a positive
+//! errno; nothing here reads or writes the C `errno`.
+
+mod kernel_abi;
+mod raw;
+
+pub use kernel_abi::*;
+
+use core::ptr;
+use core::sync::atomic::AtomicU32;
+
+/// A positive errno value.
+pub type Errno = i32;
+
+fn check(r: isize) -> Result<usize, Errno> {
+    if r < 0 {
+        Err((-r) as Errno)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+macro_rules! sc {
+    ($nr:expr $(, $a:expr)*) => {{
+        let mut args = [0usize; 6];
+        let vals: &[usize] = &[$($a as usize),*];
+        let mut i = 0;
+        while i < vals.len() { args[i] = vals[i]; i += 1; }
+        // SAFETY: each caller below documents the syscall's contract.
+        unsafe { raw::syscall6($nr as i64, args) }
+    }};
+}
+
+/// `io_setup(nr, &ctx)`: create a kernel AIO context; returns its id, which
+/// is also the address of its completion ring.
+pub fn io_setup(nr: u32) -> Result<u64, Errno> {
+    let mut ctx: u64 = 0;
+    // The kernel writes the new id to `ctx`, a valid local.
+    check(sc!(libc::SYS_io_setup, nr, &mut ctx as *mut u64))?;
+    Ok(ctx)
+}
+
+/// `io_submit`: returns how many of `iocbs` the kernel accepted.
+///
+/// # Safety
+/// Every pointer in `iocbs` must point to a valid `Iocb` whose buffer stays
+/// valid until its completion is reaped.
+pub unsafe fn io_submit(ctx: u64, iocbs: &[*mut Iocb]) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_io_submit, ctx, iocbs.len(), iocbs.as_ptr()))
+}
+
+/// `io_getevents`: wait for at least `min` completions, up to `out.len()`,
+/// or until `timeout` (relative; `None` = forever) passes. Never restarted
+/// after a signal handler runs: returns `EINTR`.
+pub fn io_getevents(
+    ctx: u64,
+    min: usize,
+    out: &mut [IoEvent],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize, Errno> {
+    let ts = timeout.map_or(ptr::null(), |t| t as *const libc::timespec);
+    // `out` is a writable buffer of `out.len()` events; `ts` is null or valid.
+    check(sc!(
+        libc::SYS_io_getevents,
+        ctx,
+        min,
+        out.len(),
+        out.as_mut_ptr(),
+        ts
+    ))
+}
+
+const FUTEX_WAIT_BITSET_PRIVATE: i32 = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+const FUTEX_WAKE_PRIVATE: i32 = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
+
+/// Sleep while `*word == expected`, until an absolute `CLOCK_MONOTONIC`
+/// deadline (`None` = forever). Errors: `EAGAIN` (value changed),
+/// `ETIMEDOUT`, `EINTR`.
+pub fn futex_wait(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&libc::timespec>,
+) -> Result<usize, Errno> {
+    let ts = deadline.map_or(ptr::null(), |t| t as *const libc::timespec);
+    // `word` is a live, aligned 32-bit atomic; `ts` is null or valid.
+    check(sc!(
+        libc::SYS_futex,
+        word.as_ptr(),
+        FUTEX_WAIT_BITSET_PRIVATE,
+        expected,
+        ts,
+        0usize,
+        u32::MAX
+    ))
+}
+
+/// Wake up to `n` threads sleeping on `word`.
+pub fn futex_wake(word: &AtomicU32, n: i32) -> Result<usize, Errno> {
+    // `word` is a live atomic; FUTEX_WAKE only uses its address.
+    check(sc!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, n))
+}
+
+/// `fstat(fd)`; returns the file mode bits (`st_mode`).
+pub fn fstat_mode(fd: i32) -> Result<u32, Errno> {
+    // SAFETY: all-zero is a valid `stat`.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // `st` is a writable `struct stat`.
+    check(sc!(libc::SYS_fstat, fd, &mut st as *mut libc::stat))?;
+    Ok(st.st_mode)
+}
+
+/// `fcntl(fd, F_GETFL)`.
+pub fn fcntl_getfl(fd: i32) -> Result<i32, Errno> {
+    check(sc!(libc::SYS_fcntl, fd, libc::F_GETFL)).map(|v| v as i32)
+}
+
+/// `eventfd2(0, flags)`.
+pub fn eventfd(flags: i32) -> Result<i32, Errno> {
+    check(sc!(libc::SYS_eventfd2, 0, flags)).map(|v| v as i32)
+}
+
+/// `read(fd, buf)`.
+///
+/// # Safety
+/// `buf` must be writable for `len` bytes.
+pub unsafe fn read(fd: i32, buf: *mut u8, len: usize) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_read, fd, buf, len))
+}
+
+/// `write(fd, buf)`.
+///
+/// # Safety
+/// `buf` must be readable for `len` bytes.
+pub unsafe fn write(fd: i32, buf: *const u8, len: usize) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_write, fd, buf, len))
+}
+
+/// `pread64`.
+///
+/// # Safety
+/// `buf` must be writable for `len` bytes.
+pub unsafe fn pread(fd: i32, buf: *mut u8, len: usize, off: i64) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_pread64, fd, buf, len, off))
+}
+
+/// `pwrite64`.
+///
+/// # Safety
+/// `buf` must be readable for `len` bytes.
+pub unsafe fn pwrite(fd: i32, buf: *const u8, len: usize, off: i64) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_pwrite64, fd, buf, len, off))
+}
+
+/// `fsync` or `fdatasync`.
+pub fn fsync(fd: i32, data_only: bool) -> Result<usize, Errno> {
+    if data_only {
+        check(sc!(libc::SYS_fdatasync, fd))
+    } else {
+        check(sc!(libc::SYS_fsync, fd))
+    }
+}
+
+/// `madvise(addr, len, advice)`.
+pub fn madvise(addr: usize, len: usize, advice: i32) -> Result<usize, Errno> {
+    // madvise with MADV_DONTFORK only changes VMA flags of our own mapping.
+    check(sc!(libc::SYS_madvise, addr, len, advice))
+}
+
+pub fn getpid() -> i32 {
+    sc!(libc::SYS_getpid) as i32
+}
+
+pub fn getuid() -> u32 {
+    sc!(libc::SYS_getuid) as u32
+}
+
+/// Build the `siginfo_t` that glibc's AIO sends: `si_code = SI_ASYNCIO`,
+/// sender pid and uid, and the caller's `sigev_value`.
+fn asyncio_siginfo(signo: i32, value: usize) -> [u64; 16] {
+    // siginfo_t is 128 bytes: si_signo@0, si_errno@4, si_code@8, then the
+    // union at 16: si_pid@16, si_uid@20, si_value@24 (the `_rt` member).
+    let mut info = [0u64; 16];
+    info[0] = signo as u32 as u64; // si_errno = 0
+    info[1] = (libc::SI_ASYNCIO as u32) as u64;
+    info[2] = (getpid() as u32 as u64) | ((getuid() as u64) << 32);
+    info[3] = value as u64;
+    info
+}
+
+/// Queue `signo` with value `value` to this process, as glibc does for
+/// `SIGEV_SIGNAL` (`rt_sigqueueinfo`, process-directed).
+pub fn queue_signal(signo: i32, value: usize) -> Result<usize, Errno> {
+    let info = asyncio_siginfo(signo, value);
+    // `info` is a valid 128-byte siginfo; the target is our own pid.
+    check(sc!(
+        libc::SYS_rt_sigqueueinfo,
+        getpid(),
+        signo,
+        info.as_ptr()
+    ))
+}
+
+/// Queue `signo` to thread `tid` of this process (`SIGEV_THREAD_ID`).
+pub fn queue_signal_thread(tid: i32, signo: i32, value: usize) -> Result<usize, Errno> {
+    let info = asyncio_siginfo(signo, value);
+    // As above, aimed at one thread of our own process.
+    check(sc!(
+        libc::SYS_rt_tgsigqueueinfo,
+        getpid(),
+        tid,
+        signo,
+        info.as_ptr()
+    ))
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` through the vDSO (libc), no syscall.
+pub fn monotonic_now() -> libc::timespec {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is writable; CLOCK_MONOTONIC always exists. libc's
+    // clock_gettime is async-signal-safe and does not touch errno on success.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts
+}
