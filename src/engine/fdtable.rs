@@ -69,3 +69,23 @@ pub fn reset_after_fork() {
     }
     OVERFLOW.store(0, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_descriptor_without_crosstalk() {
+        inc(100_001);
+        inc(100_001);
+        inc(100_002);
+        assert_eq!(in_flight(100_001), 2);
+        assert_eq!(in_flight(100_002), 1);
+        assert_eq!(in_flight(100_003), 0);
+        dec(100_001);
+        dec(100_001);
+        dec(100_002);
+        assert_eq!(in_flight(100_001), 0);
+        assert_eq!(in_flight(-1), 0);
+    }
+}

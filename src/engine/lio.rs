@@ -39,9 +39,9 @@ pub unsafe fn member_done(g: *mut Group, failed: bool, mode: Mode) {
     // For a stack group (LIO_WAIT) this decrement is the last touch: the
     // waiter may return as soon as it sees zero.
     if grp.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && heap {
-        // SAFETY: heap groups are read only by their last member.
-        let notify = unsafe { (*g).notify };
-        if mode == Mode::Normal || notify.is_signal_safe() {
+        // Freeing is not async-signal-safe: from a signal-safe context the
+        // reaper finishes the group.
+        if mode == Mode::Normal {
             // SAFETY: last member: we own the group now.
             unsafe { finish(g) };
         } else {

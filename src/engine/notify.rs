@@ -146,3 +146,83 @@ fn start_thread(function: usize, attrs: usize, value: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(notify: i32, signo: i32, function: usize) -> SigEvent {
+        // SAFETY: all-zero is a valid SigEvent (plain data).
+        let mut e: SigEvent = unsafe { core::mem::zeroed() };
+        e.sigev_notify = notify;
+        e.sigev_signo = signo;
+        e.sigev_value = 77;
+        e.sigev_notify_function = function;
+        e
+    }
+
+    #[test]
+    fn zeroed_sigevent_is_signal_zero_and_delivers_nothing() {
+        assert_eq!(Notify::from_sigevent(&ev(0, 0, 0)), Ok(Notify::None));
+    }
+
+    #[test]
+    fn valid_sigevents() {
+        assert_eq!(
+            Notify::from_sigevent(&ev(libc::SIGEV_NONE, 99, 0)),
+            Ok(Notify::None)
+        );
+        assert_eq!(
+            Notify::from_sigevent(&ev(libc::SIGEV_SIGNAL, libc::SIGUSR1, 0)),
+            Ok(Notify::Signal {
+                signo: libc::SIGUSR1,
+                value: 77
+            })
+        );
+        assert_eq!(
+            Notify::from_sigevent(&ev(libc::SIGEV_THREAD_ID, libc::SIGUSR2, 1234)),
+            Ok(Notify::ThreadSignal {
+                tid: 1234,
+                signo: libc::SIGUSR2,
+                value: 77
+            })
+        );
+        assert!(matches!(
+            Notify::from_sigevent(&ev(libc::SIGEV_THREAD, 0, 0x1000)),
+            Ok(Notify::Thread { .. })
+        ));
+    }
+
+    #[test]
+    fn undeliverable_sigevents_are_einval() {
+        for e in [
+            ev(99, 0, 0),
+            ev(libc::SIGEV_SIGNAL, -1, 0),
+            ev(libc::SIGEV_SIGNAL, libc::SIGRTMAX() + 1, 0),
+            ev(libc::SIGEV_THREAD, 0, 0),
+            ev(libc::SIGEV_THREAD_ID, 0, 1234),
+            ev(libc::SIGEV_THREAD_ID, libc::SIGUSR1, 0),
+        ] {
+            assert_eq!(Notify::from_sigevent(&e), Err(libc::EINVAL));
+        }
+    }
+
+    #[test]
+    fn only_thread_notification_is_unsafe_in_signal_context() {
+        assert!(
+            Notify::Signal {
+                signo: 10,
+                value: 0
+            }
+            .is_signal_safe()
+        );
+        assert!(
+            !Notify::Thread {
+                function: 1,
+                attrs: 0,
+                value: 0
+            }
+            .is_signal_safe()
+        );
+    }
+}

@@ -145,26 +145,39 @@ fn process(ev: &IoEvent, mode: Mode) {
     unsafe { complete::complete(ev.data as *mut AioCb, ev.res, mode) };
 }
 
+/// How a blocking reap ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reaped {
+    /// Completions were processed, or something changed: re-check.
+    Progress,
+    /// The timeout passed with nothing to process.
+    TimedOut,
+}
+
 /// Caller holds the reap lock: reap what is ready, or block in the kernel
 /// until at least one completion or `timeout` (relative; `None` = forever).
-/// Returns the number processed, or EINTR.
+/// `seq` is the caller's snapshot of the completion sequence: if it moved
+/// (a completion outside the kernel) the caller re-checks instead.
 pub fn reap_blocking(
     ctx: u64,
+    seq: u32,
     timeout: Option<&libc::timespec>,
     mode: Mode,
-) -> Result<usize, Errno> {
-    let n = drain(ctx, mode);
-    if n > 0 {
-        return Ok(n);
+) -> Result<Reaped, Errno> {
+    if drain(ctx, mode) > 0 {
+        return Ok(Reaped::Progress);
     }
     if timeout.is_some_and(|t| t.tv_sec <= 0 && t.tv_nsec <= 0) {
-        return Ok(0);
+        return Ok(Reaped::TimedOut);
     }
     arm_wake(ctx);
     LEADERS_IN_KERNEL.fetch_add(1, Ordering::SeqCst);
-    // A completion published elsewhere just before we announced ourselves
-    // would not kick us: the caller re-checks its condition after we return,
-    // and the wake poll catches every kick after the announcement.
+    // A completion published outside the kernel before we announced
+    // ourselves did not write the wake eventfd: it moved the sequence.
+    if complete::SEQ.load(Ordering::SeqCst) & !1 != seq & !1 {
+        LEADERS_IN_KERNEL.fetch_sub(1, Ordering::SeqCst);
+        return Ok(Reaped::Progress);
+    }
     let mut events = [IoEvent::default(); BATCH];
     stats::bump(&STATS.getevents_calls);
     let r = sys::io_getevents(ctx, 1, &mut events, timeout);
@@ -174,7 +187,12 @@ pub fn reap_blocking(
     for ev in events.iter().take(got) {
         process(ev, mode);
     }
-    Ok(got + drain(ctx, mode))
+    drain(ctx, mode);
+    Ok(if got == 0 {
+        Reaped::TimedOut
+    } else {
+        Reaped::Progress
+    })
 }
 
 /// Put a poll on the wake eventfd into the kernel, once: a completion that

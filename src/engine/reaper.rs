@@ -44,10 +44,10 @@ pub fn work_begin() {
     WORK.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Wake the reaper if it sleeps (after the work item was made visible, e.g.
-/// after its request reached the kernel).
+/// Wake the reaper if it sleeps while it has work (after a request reached
+/// the kernel: it may have to reap it). Costs a system call only then.
 pub fn kick() {
-    if IDLE.load(Ordering::SeqCst) {
+    if WORK.load(Ordering::SeqCst) > 0 && IDLE.load(Ordering::SeqCst) {
         KICK.fetch_add(1, Ordering::SeqCst);
         let _ = sys::futex_wake(&KICK, 1);
     }
@@ -123,6 +123,7 @@ fn has_jobs() -> bool {
 
 fn main_loop() {
     loop {
+        let seq = wait::snapshot();
         if let Some(q) = JOBS.get() {
             while let Some(job) = q.pop() {
                 run(job);
@@ -130,7 +131,7 @@ fn main_loop() {
         }
         let must_reap = WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0;
         if must_reap && context::current().is_some() {
-            wait::step(None, Mode::Normal);
+            wait::step(seq, None, Mode::Normal);
             continue;
         }
         let k = KICK.load(Ordering::SeqCst);

@@ -66,18 +66,19 @@ pub enum Step {
 }
 
 /// One step of waiting: become the reaper and block in the kernel, or sleep
-/// on the sequence futex until it moves past `seq`.
-fn step_from(seq: u32, deadline: Option<&Deadline>, mode: Mode) -> Step {
+/// on the sequence futex until it moves past `seq` (taken before the caller
+/// last checked its condition).
+pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode) -> Step {
     if reap::kernel_in_flight() > 0
         && let Some(ctx) = context::current()
         && reap::try_lock()
     {
         let rel = deadline.map(remaining);
-        let r = reap::reap_blocking(ctx, rel.as_ref(), mode);
+        let r = reap::reap_blocking(ctx, seq, rel.as_ref(), mode);
         reap::unlock();
         return match r {
             Err(libc::EINTR) => Step::Interrupted,
-            Ok(0) if rel.is_some() => Step::TimedOut,
+            Ok(reap::Reaped::TimedOut) => Step::TimedOut,
             _ => Step::Again,
         };
     }
@@ -100,9 +101,10 @@ fn step_from(seq: u32, deadline: Option<&Deadline>, mode: Mode) -> Step {
     }
 }
 
-/// One wait step for a caller with no condition of its own (the reaper).
-pub fn step(deadline: Option<&Deadline>, mode: Mode) -> Step {
-    step_from(SEQ.load(Ordering::SeqCst), deadline, mode)
+/// The completion sequence, to snapshot before checking a condition and
+/// pass to [`step`].
+pub fn snapshot() -> u32 {
+    SEQ.load(Ordering::SeqCst)
 }
 
 /// Wait until `done()`; `Err(EAGAIN)` when the deadline passes, `Err(EINTR)`
@@ -118,7 +120,7 @@ pub fn wait_until(
         if done() {
             return Ok(());
         }
-        match step_from(seq, deadline, mode) {
+        match step(seq, deadline, mode) {
             Step::Again => {}
             Step::TimedOut => {
                 return if done() { Ok(()) } else { Err(libc::EAGAIN) };
@@ -128,5 +130,48 @@ pub fn wait_until(
             }
             Step::Interrupted => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_rejects_bad_nanoseconds() {
+        for ns in [-1, 1_000_000_000] {
+            assert!(matches!(
+                deadline_after(&libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: ns
+                }),
+                Err(libc::EINVAL)
+            ));
+        }
+    }
+
+    #[test]
+    fn deadline_carries_nanoseconds() {
+        let before = sys::monotonic_now();
+        let d = deadline_after(&libc::timespec {
+            tv_sec: 1,
+            tv_nsec: 999_999_999,
+        })
+        .unwrap_or(before);
+        assert!(d.tv_nsec < 1_000_000_000);
+        assert!(d.tv_sec > before.tv_sec);
+        let r = remaining(&d);
+        assert!(r.tv_sec <= 1 && r.tv_sec >= 0);
+    }
+
+    #[test]
+    fn negative_or_past_deadline_leaves_nothing() {
+        let d = deadline_after(&libc::timespec {
+            tv_sec: -5,
+            tv_nsec: 0,
+        })
+        .unwrap_or(sys::monotonic_now());
+        let r = remaining(&d);
+        assert_eq!((r.tv_sec, r.tv_nsec), (0, 0));
     }
 }
