@@ -65,6 +65,7 @@ check() { # name command...
 }
 check exports-17-unversioned "$src/check-exports.sh" "$libdir/libkaio.so"
 check soname "$src/check-soname.sh" "$libdir/libkaio.so"
+check blog-aio_error-no-syscalls "$src/check-blog-syscalls.sh" "$build/glibc/blog_example_direct" "$libdir/libkaio.so" "$work"
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"
