@@ -5,7 +5,7 @@
 # Usage: check-blog-syscalls.sh BIN LIBKAIO WORKDIR
 set -eu
 bin=$1; lib=$2; work=$3
-command -v strace >/dev/null || { echo "strace not installed"; exit 1; }
+command -v strace >/dev/null || { echo "strace not installed (apt-get install strace)"; exit 77; }
 cd "$work"
 out=$(strace -f -c -o strace.txt env KAIO_TEST_EXPECT=kaio LD_PRELOAD="$lib" "$bin")
 spins=$(printf '%s\n' "$out" | sed -n 's/^# aio_error spun \([0-9]*\) times/\1/p')
