@@ -29,6 +29,16 @@ static int make_test_file(void)
     return created;
 }
 
+/* Which kaio path served the read (diagnostics only). */
+static void note_path(void)
+{
+    unsigned long long (*counter)(const char *) =
+        (unsigned long long (*)(const char *))dlsym(RTLD_DEFAULT, "kaio_counter");
+    if (counter)
+        NOTE("kaio paths: kernel %llu, inline %llu, thread %llu", counter("kernel"),
+             counter("inline"), counter("thread"));
+}
+
 int main(void)
 {
     t_init("blog_example_direct", 60);
@@ -89,6 +99,7 @@ int main(void)
     free(buf);
     close(pfd);
     close(fd);
+    note_path();
     if (created) unlink("test.file");
     return t_done();
 }
