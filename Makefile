@@ -68,6 +68,9 @@ test: c-tests check-header $(BLOG_FILE)
 	$(CARGO) test --release -q
 	c-tests/run.sh $(BUILD) $(LIBDIR_B) $(TEST_NAMES)
 
+# Further targets (bench, install, ...) live in mk/*.mk.
+-include $(wildcard mk/*.mk)
+
 clean:
 	rm -rf $(BUILD)
 	$(CARGO) clean

@@ -65,9 +65,10 @@ check() { # name command...
   elif [ $rc -eq 77 ]; then skip=$((skip+1)); echo "SKIP $name: $out"
   else fail=$((fail+1)); failed+=("$name"); echo "FAIL $name"; echo "$out" | sed 's/^/    /' | head -20; fi
 }
-check exports-17-unversioned "$src/check-exports.sh" "$libdir/libkaio.so"
-check soname "$src/check-soname.sh" "$libdir/libkaio.so"
-check blog-aio_error-no-syscalls "$src/check-blog-syscalls.sh" "$build/glibc/blog_example_direct" "$libdir/libkaio.so" "$work"
+export KAIO_LIB="$libdir/libkaio.so" KAIO_BUILD="$build" KAIO_WORK="$work" KAIO_SRC="$src" KAIO_ROOT="$(cd "$src/.." && pwd)"
+if [ -z "${KAIO_NO_CHECKS:-}" ]; then
+  for c in "$src"/checks/*.sh; do check "$(basename "$c" .sh)" bash "$c"; done
+fi
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"

@@ -3,7 +3,7 @@
 # preload interposes both aio_read@GLIBC_2.34 and @GLIBC_2.2.5), and nothing
 # else but kaio_* extensions.
 set -eu
-lib=$1
+lib=${KAIO_LIB:?}
 want="aio_cancel aio_cancel64 aio_error aio_error64 aio_fsync aio_fsync64 aio_init
 aio_read aio_read64 aio_return aio_return64 aio_suspend aio_suspend64 aio_write
 aio_write64 lio_listio lio_listio64"

@@ -2,9 +2,8 @@
 # The blog's busy loop on aio_error must not turn into system calls: run the
 # O_DIRECT blog example under kaio with strace -f -c and require that the
 # total number of system calls stays small while aio_error spun many times.
-# Usage: check-blog-syscalls.sh BIN LIBKAIO WORKDIR
 set -eu
-bin=$1; lib=$2; work=$3
+bin=$KAIO_BUILD/glibc/blog_example_direct; lib=$KAIO_LIB; work=$KAIO_WORK
 command -v strace >/dev/null || { echo "strace not installed (apt-get install strace)"; exit 77; }
 cd "$work"
 out=$(strace -f -c -o strace.txt env KAIO_TEST_EXPECT=kaio LD_PRELOAD="$lib" "$bin")
