@@ -11,11 +11,12 @@
 //! | 108    | `__policy`        | write-barrier parity of a write             |
 //! | 112    | `__error_code`    | `aio_error` value, published last (release) |
 //! | 120    | `__return_value`  | `aio_return` value, published first         |
-//! | 136    | `__glibc_reserved`| link for lists kaio holds (queued fsyncs)   |
+//! | 136    | `__glibc_reserved`| link for lists kaio holds (held fsyncs)     |
+//! | 144    | (reserved)        | bytes done by earlier partial transfers     |
 
 use core::ffi::{c_int, c_void};
 use core::mem::{offset_of, size_of};
-use core::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, AtomicU32};
+use core::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, AtomicU32, AtomicUsize};
 
 /// `union sigval`.
 pub type SigVal = usize;
@@ -63,7 +64,9 @@ pub struct AioCb {
     pub aio_offset: i64,
     /// First 8 bytes of `__glibc_reserved`: link in a list kaio holds.
     pub(crate) link: AtomicPtr<AioCb>,
-    _reserved: [u8; 24],
+    /// Bytes already transferred by earlier partial attempts.
+    pub(crate) progress: AtomicUsize,
+    _reserved: [u8; 16],
 }
 
 /// Bits of [`AioCb::flags`], valid while the request is in progress.
@@ -80,6 +83,19 @@ pub mod flags {
     pub const THREAD: u32 = 1 << 4;
     /// Counted in the per-fd in-flight table.
     pub const FD_COUNTED: u32 = 1 << 5;
+    /// Waiting for readiness with the kernel's `IOCB_CMD_POLL`.
+    pub const POLL: u32 = 1 << 6;
+    /// Waiting in the ring-full queue (cancellable until submitted).
+    pub const QUEUED: u32 = 1 << 7;
+    /// Part of a per-fd ordered lane (O_APPEND or non-seekable writes,
+    /// stream reads): its completion starts the next one.
+    pub const LANE: u32 = 1 << 8;
+    /// Waiting in a lane behind an earlier request (cancellable).
+    pub const LANE_WAIT: u32 = 1 << 9;
+    /// The descriptor is a socket (writes use MSG_NOSIGNAL).
+    pub const SOCKET: u32 = 1 << 10;
+    /// The descriptor is a pipe, socket, tty or other stream.
+    pub const STREAM: u32 = 1 << 11;
 }
 
 // The layout must be glibc's, byte for byte.
@@ -101,6 +117,7 @@ const _: () = {
     assert!(offset_of!(AioCb, error_code) == 112);
     assert!(offset_of!(AioCb, return_value) == 120);
     assert!(offset_of!(AioCb, link) == 136);
+    assert!(offset_of!(AioCb, progress) == 144);
     assert!(size_of::<SigEvent>() == size_of::<libc::sigevent>());
     assert!(offset_of!(SigEvent, sigev_value) == offset_of!(libc::sigevent, sigev_value));
     assert!(offset_of!(SigEvent, sigev_signo) == offset_of!(libc::sigevent, sigev_signo));

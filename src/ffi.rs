@@ -10,10 +10,6 @@ use crate::abi::{AioCb, AioInit, SigEvent};
 use crate::engine::{self, Op};
 use crate::sys::Errno;
 
-unsafe extern "C" {
-    fn pthread_testcancel();
-}
-
 fn set_errno(e: Errno) {
     // SAFETY: __errno_location always returns this thread's errno.
     unsafe { *libc::__errno_location() = e };
@@ -112,9 +108,8 @@ pub unsafe extern "C" fn aio_suspend(
     nent: c_int,
     timeout: *const libc::timespec,
 ) -> c_int {
-    // SAFETY: always callable; acts on a pending cancellation request before
-    // kaio holds anything.
-    unsafe { pthread_testcancel() };
+    // A cancellation point: act on a pending request before holding anything.
+    crate::sys::testcancel();
     let r = (|| {
         let n = usize::try_from(nent).map_err(|_| libc::EINVAL)?;
         if list.is_null() && n > 0 {
@@ -129,11 +124,6 @@ pub unsafe extern "C" fn aio_suspend(
         // SAFETY: caller's contract.
         engine::suspend(entries, unsafe { timeout.as_ref() })
     })();
-    if r == Err(libc::EINTR) {
-        // Interrupted, perhaps by a cancellation request: act on it now.
-        // SAFETY: as above; kaio holds nothing here.
-        unsafe { pthread_testcancel() };
-    }
     c_result(r, |_| 0)
 }
 

@@ -6,6 +6,11 @@ pub struct Config {
     /// `KAIO_MAX_EVENTS`: events asked of `io_setup` (default 256; the
     /// system-wide `aio-max-nr` is shared by every process).
     pub max_events: u32,
+    /// `KAIO_THREADS`: most threads in the pool that does blocking I/O the
+    /// kernel would not do asynchronously (default 2 × CPUs).
+    pub threads: u32,
+    /// `KAIO_SHOW_STATS=1`: print the counters to stderr at exit.
+    pub show_stats: bool,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -27,8 +32,20 @@ fn warn(name: &str) {
     unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
 }
 
+fn cpus() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
+}
+
 pub fn get() -> &'static Config {
-    CONFIG.get_or_init(|| Config {
-        max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
+    CONFIG.get_or_init(|| {
+        let c = Config {
+            max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
+            threads: env_u32("KAIO_THREADS", 1, 1024).unwrap_or(2 * cpus()),
+            show_stats: env_u32("KAIO_SHOW_STATS", 0, 1).unwrap_or(0) == 1,
+        };
+        if c.show_stats {
+            super::stats::print_at_exit();
+        }
+        c
     })
 }

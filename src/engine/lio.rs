@@ -4,11 +4,12 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use super::classify::{FdKind, classify};
 use super::complete::Mode;
 use super::notify::Notify;
 use super::stats::{self, STATS};
-use super::submit::{self, Op, Route};
-use super::{fallback, reaper, wait};
+use super::submit::{self, Op};
+use super::{context, reaper, wait};
 use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
 use crate::sys::{self, Errno, Iocb};
 
@@ -138,13 +139,12 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
             // SAFETY: prepared request, kaio's private field.
             unsafe { (*cb).group.store(group.cast(), Ordering::Relaxed) };
         }
+        // O_DIRECT requests are batched into one io_submit; the others take
+        // their own path (page cache, poll, pool) one by one.
         // SAFETY: caller's contract.
-        match submit::route(unsafe { (*cb).aio_fildes }) {
-            // SAFETY: prepared, not handed out.
-            Route::Fail(e) => unsafe { submit::fail(cb, e) },
-            // SAFETY: prepared.
-            Route::Thread => unsafe { fallback::start(cb, op) },
-            Route::Kernel(ctx) => {
+        let direct = classify(unsafe { (*cb).aio_fildes }) == Ok(FdKind::Direct);
+        match context::get_or_create().filter(|_| direct) {
+            Some(ctx) => {
                 if pending == CHUNK {
                     // SAFETY: the first `pending` iocbs were filled for members.
                     unsafe { flush(pending_ctx, &mut iocbs, &members, pending) };
@@ -156,6 +156,8 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
                 members[pending] = cb;
                 pending += 1;
             }
+            // SAFETY: prepared, owned by kaio until completed.
+            None => unsafe { submit::read_write(cb, op) },
         }
     }
     if pending > 0 {
@@ -173,12 +175,13 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
     if wait_mode {
         stack_group.remaining.fetch_sub(1, Ordering::SeqCst);
         let g = &stack_group;
-        let _ = wait::wait_until(
-            &|| g.remaining.load(Ordering::SeqCst) == 0,
-            None,
-            Mode::Normal,
-            true,
-        );
+        // Like glibc's: not a cancellation point, not ended by signals.
+        let how = wait::How {
+            mode: Mode::Normal,
+            restart: true,
+            cancellable: false,
+        };
+        let _ = wait::wait_until(&|| g.remaining.load(Ordering::SeqCst) == 0, None, how);
         if enqueue_error.is_some() || stack_group.failed.load(Ordering::SeqCst) {
             return Err(libc::EIO);
         }
@@ -215,20 +218,17 @@ unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUN
                     Err(e) => e,
                     Ok(_) => libc::EAGAIN,
                 };
-                let cb = members[start];
-                if e == libc::EAGAIN {
-                    // Ring full: a kaio thread serves this one.
-                    // SAFETY: refused by the kernel, still ours.
-                    unsafe {
-                        let op = Op::recorded(&*cb);
-                        submit::undo_kernel(cb);
-                        fallback::start(cb, op);
-                    }
+                // A full ring refuses the rest too: queue them all at once.
+                let refused = if e == libc::EAGAIN {
+                    &members[start..n]
                 } else {
+                    &members[start..=start]
+                };
+                for &cb in refused {
                     // SAFETY: refused by the kernel, still ours.
-                    unsafe { submit::kernel_refused(cb, e) };
+                    unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e) };
                 }
-                start += 1;
+                start += refused.len();
             }
         }
     }

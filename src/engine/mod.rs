@@ -4,18 +4,23 @@
 
 mod barrier;
 mod cancel;
+mod classify;
 mod complete;
 mod config;
 mod context;
-mod fallback;
+mod dedicated;
 mod fdtable;
 mod fork;
+mod lane;
 mod lio;
 mod lock;
 mod notify;
+mod overflow;
+mod pool;
 mod reap;
 mod reaper;
 pub mod stats;
+mod stream;
 mod submit;
 mod wait;
 
@@ -86,7 +91,12 @@ pub fn suspend(list: &[*const AioCb], timeout: Option<&libc::timespec>) -> Resul
     // SAFETY: the caller passes valid aiocbs (null entries are skipped).
     let done =
         || live().any(|&p| unsafe { (*p).error_code.load(Ordering::Acquire) } != libc::EINPROGRESS);
-    wait::wait_until(&done, deadline.as_ref(), complete::Mode::SignalSafe, false)
+    let how = wait::How {
+        mode: complete::Mode::SignalSafe,
+        restart: false,
+        cancellable: true,
+    };
+    wait::wait_until(&done, deadline.as_ref(), how)
 }
 
 /// `aio_cancel`.

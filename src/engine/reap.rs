@@ -6,9 +6,9 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use super::complete::{self, Mode};
-use super::context;
 use super::stats::{self, STATS};
-use crate::abi::AioCb;
+use super::{context, overflow, reaper, stream};
+use crate::abi::{AioCb, flags};
 use crate::sys::{self, AioRingHeader, Errno, IOCB_CMD_POLL, IoEvent, Iocb};
 
 /// `aio_data` of kaio's own poll on the wake eventfd.
@@ -93,8 +93,23 @@ pub fn drain(ctx: u64, mode: Mode) -> usize {
         }
         total += n;
         if n < BATCH {
+            if total > 0 {
+                refill(ctx, mode);
+            }
             return total;
         }
+    }
+}
+
+/// Slots were freed: submit what waits for them (the queue frees memory as
+/// it drains, so a signal-safe reaper leaves that to the reaper thread).
+fn refill(ctx: u64, mode: Mode) {
+    if overflow::is_empty() {
+        return;
+    }
+    match mode {
+        Mode::Normal => overflow::flush(ctx),
+        Mode::SignalSafe => reaper::push(reaper::Job::Flush),
     }
 }
 
@@ -140,9 +155,20 @@ fn process(ev: &IoEvent, mode: Mode) {
         return;
     }
     KERNEL_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    let cb = ev.data as *mut AioCb;
     // SAFETY: kaio put the aiocb's address in `aio_data`; the request was in
-    // the kernel until now, so the aiocb is valid and completes only here.
-    unsafe { complete::complete(ev.data as *mut AioCb, ev.res, mode) };
+    // the kernel until now, so the aiocb is valid and only we handle it.
+    if unsafe { (*cb).flags.load(Ordering::SeqCst) } & flags::POLL != 0 {
+        // Readiness, not completion: the transfer is still to be done.
+        match mode {
+            // SAFETY: a polling request whose poll event we just took.
+            Mode::Normal => unsafe { stream::ready(cb, ev.res) },
+            Mode::SignalSafe => reaper::push(reaper::Job::PollReady(cb, ev.res)),
+        }
+        return;
+    }
+    // SAFETY: as above: the request completes only here.
+    unsafe { complete::complete(cb, ev.res, mode) };
 }
 
 /// How a blocking reap ended.
@@ -187,7 +213,9 @@ pub fn reap_blocking(
     for ev in events.iter().take(got) {
         process(ev, mode);
     }
-    drain(ctx, mode);
+    if drain(ctx, mode) == 0 && got > 0 {
+        refill(ctx, mode);
+    }
     Ok(if got == 0 {
         Reaped::TimedOut
     } else {

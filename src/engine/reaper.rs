@@ -12,7 +12,8 @@ use crossbeam_queue::ArrayQueue;
 
 use super::complete::Mode;
 use super::notify::Notify;
-use super::{barrier, context, lio, wait};
+use super::{barrier, context, lio, overflow, stream, wait};
+use crate::abi::AioCb;
 use crate::sys;
 
 /// Work the reaper does on behalf of a signal-safe context.
@@ -20,6 +21,10 @@ pub enum Job {
     Notify(Notify),
     ListDone(*mut lio::Group),
     BarrierRelease,
+    /// A polled descriptor is ready (poll result).
+    PollReady(*mut AioCb, i64),
+    /// Ring slots were freed: submit queued requests.
+    Flush,
 }
 
 // SAFETY: the pointers in a Job are handed over to the reaper, which is then
@@ -85,6 +90,13 @@ fn run(job: Job) {
         // SAFETY: the group was handed over by its last member.
         Job::ListDone(g) => unsafe { lio::finish(g) },
         Job::BarrierRelease => barrier::release(),
+        // SAFETY: handed over by the reaper that took the poll event.
+        Job::PollReady(cb, res) => unsafe { stream::ready(cb, res) },
+        Job::Flush => {
+            if let Some(ctx) = context::current() {
+                overflow::flush(ctx);
+            }
+        }
     }
 }
 
@@ -131,7 +143,7 @@ fn main_loop() {
         }
         let must_reap = WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0;
         if must_reap && context::current().is_some() {
-            wait::step(seq, None, Mode::Normal);
+            wait::step(seq, None, Mode::Normal, false);
             continue;
         }
         let k = KICK.load(Ordering::SeqCst);

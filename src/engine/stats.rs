@@ -16,6 +16,10 @@ macro_rules! counters {
                 })*
                 None
             }
+            /// Every counter with its name, in declaration order.
+            pub fn each(&self, mut f: impl FnMut(&str, u64)) {
+                $(f(stringify!($name), self.$name.load(Ordering::Relaxed));)*
+            }
             /// Zero every counter (a `fork()` child starts afresh).
             pub fn reset(&self) { $(self.$name.store(0, Ordering::Relaxed);)* }
         }
@@ -25,9 +29,13 @@ macro_rules! counters {
 counters! {
     submitted: "Requests accepted by aio_read/aio_write/aio_fsync/lio_listio.",
     completed: "Requests whose result was published.",
-    kernel: "Requests submitted to the kernel with io_submit.",
+    kernel: "Requests submitted to the kernel with io_submit (asynchronous in the kernel).",
+    inline: "Requests completed inside aio_read/aio_write without blocking (page-cache hit, ready pipe).",
+    poll: "Requests that waited for readiness with the kernel's IOCB_CMD_POLL (pipes, sockets, ttys).",
+    thread: "Requests served by a kaio thread (cache miss on a buffered file, no async support).",
+    ring_full: "Times a request waited in kaio's queue because the kernel ring was full.",
+    no_context: "Requests served by threads because io_setup failed (aio-max-nr exhausted).",
     io_submit_calls: "io_submit system calls made.",
-    thread: "Requests served by a kaio thread (not a regular file or block device, or no kernel context).",
     failed_at_submit: "Requests that failed before reaching the kernel (their error shows in aio_error).",
     fsync_held: "aio_fsync requests held until earlier writes completed.",
     cancelled: "Requests cancelled by aio_cancel.",
@@ -44,4 +52,63 @@ pub fn bump(c: &AtomicU64) {
 
 pub fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A small fixed buffer that formats without allocating (usable at exit,
+/// after other libraries' destructors may have run).
+struct Out {
+    buf: [u8; 2048],
+    len: usize,
+}
+
+impl Out {
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn number(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let (_, used) = digits.split_at(i);
+        self.push(used);
+    }
+}
+
+extern "C" fn print_stats() {
+    let mut out = Out {
+        buf: [0; 2048],
+        len: 0,
+    };
+    out.push(b"kaio: statistics (pid ");
+    out.number(crate::sys::getpid() as u64);
+    out.push(b")\n");
+    STATS.each(|name, value| {
+        out.push(b"kaio:   ");
+        out.push(name.as_bytes());
+        out.push(b" ");
+        out.number(value);
+        out.push(b"\n");
+    });
+    let (text, _) = out.buf.split_at(out.len);
+    // SAFETY: writing our own buffer to stderr, one write(2).
+    let _ = unsafe { crate::sys::write(2, text.as_ptr(), text.len()) };
+}
+
+/// `KAIO_SHOW_STATS=1`: print the counters to stderr when the process exits.
+pub fn print_at_exit() {
+    // SAFETY: registering a handler that only reads atomics and writes(2).
+    unsafe { libc::atexit(print_stats) };
 }

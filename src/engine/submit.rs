@@ -4,10 +4,12 @@
 
 use core::sync::atomic::Ordering;
 
+use super::classify::{FdKind, classify};
 use super::complete::{self, Mode};
 use super::notify::Notify;
 use super::stats::{self, STATS};
-use super::{barrier, context, fallback, fdtable, reap, reaper};
+use super::stream::{self, Attempt};
+use super::{barrier, context, fdtable, lane, overflow, pool, reap, reaper};
 use crate::abi::{AIO_PRIO_DELTA_MAX, AioCb, flags};
 use crate::sys::{
     self, Errno, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_PREAD, IOCB_CMD_PWRITE, Iocb,
@@ -90,33 +92,8 @@ pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Where a prepared request goes.
-pub enum Route {
-    Kernel(u64),
-    Thread,
-    Fail(Errno),
-}
-
-/// Only regular files and block devices are asynchronous under `io_submit`;
-/// pipes, sockets and character devices would block in it.
-pub fn route(fd: i32) -> Route {
-    match sys::fstat_mode(fd) {
-        Err(e) => Route::Fail(e),
-        Ok(mode) => {
-            let kind = mode & libc::S_IFMT;
-            if kind == libc::S_IFREG || kind == libc::S_IFBLK {
-                match context::get_or_create() {
-                    Some(ctx) => Route::Kernel(ctx),
-                    None => Route::Thread,
-                }
-            } else {
-                Route::Thread
-            }
-        }
-    }
-}
-
-/// Complete a prepared request with an error, in the caller's thread.
+/// Complete a prepared request with an error, in the caller's thread
+/// (`complete` undoes any bookkeeping done by [`track`]).
 ///
 /// # Safety
 /// `cb` is prepared and not yet handed to anyone.
@@ -127,21 +104,30 @@ pub unsafe fn fail(cb: *mut AioCb, e: Errno) {
     reap::kick_leader();
 }
 
-/// Fill `iocb` for `cb` and do the bookkeeping of a kernel request.
+/// Bookkeeping of a request that leaves the caller's thread: the per-fd
+/// count (for `aio_cancel`) and, for file writes, the fsync barrier.
 ///
 /// # Safety
-/// `cb` is prepared and about to be submitted.
-pub unsafe fn kernel_iocb(cb: *mut AioCb, op: Op, iocb: &mut Iocb) {
+/// `cb` is prepared and owned by kaio.
+pub unsafe fn track(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    let mut f = flags::KERNEL | flags::FD_COUNTED;
-    if op == Op::Write {
+    let mut f = flags::FD_COUNTED;
+    let old = c.flags.load(Ordering::Relaxed);
+    if op == Op::Write && old & flags::STREAM == 0 {
         f |= flags::WRITE;
         c.parity.store(barrier::write_begin(), Ordering::Relaxed);
     }
-    c.flags.fetch_or(f, Ordering::Relaxed);
-    fdtable::inc(c.aio_fildes);
-    *iocb = Iocb {
+    if c.flags.fetch_or(f, Ordering::SeqCst) & flags::FD_COUNTED == 0 {
+        fdtable::inc(c.aio_fildes);
+    }
+}
+
+/// The kernel's view of a read, write or fsync.
+pub fn fill_iocb(cb: *mut AioCb, op: Op) -> Iocb {
+    // SAFETY: kaio owns the request while in progress.
+    let c = unsafe { &*cb };
+    Iocb {
         aio_data: cb as u64,
         aio_lio_opcode: op.kernel_opcode(),
         aio_fildes: c.aio_fildes as u32,
@@ -149,40 +135,144 @@ pub unsafe fn kernel_iocb(cb: *mut AioCb, op: Op, iocb: &mut Iocb) {
         aio_nbytes: c.aio_nbytes as u64,
         aio_offset: c.aio_offset,
         ..Iocb::default()
-    };
+    }
+}
+
+/// Track `cb` as a kernel request and fill its iocb (for `io_submit`).
+///
+/// # Safety
+/// `cb` is prepared and about to be submitted.
+pub unsafe fn kernel_iocb(cb: *mut AioCb, op: Op, iocb: &mut Iocb) {
+    // SAFETY: forwarded.
+    unsafe { track(cb, op) };
+    // SAFETY: as above.
+    unsafe { (*cb).flags.fetch_or(flags::KERNEL, Ordering::SeqCst) };
+    *iocb = fill_iocb(cb, op);
     reap::kernel_enter();
 }
 
-/// The kernel refused `cb` (submitted with `kernel_iocb`) with `e`.
+/// The kernel refused `cb` (prepared with [`kernel_iocb`]) with `e`: queue
+/// it if the ring was full, hand it to a thread if the kernel cannot do it,
+/// or fail it.
 ///
 /// # Safety
 /// `cb` was refused by io_submit, so it is still ours.
-pub unsafe fn kernel_refused(cb: *mut AioCb, e: Errno) {
+pub unsafe fn kernel_refused(cb: *mut AioCb, op: Op, e: Errno) {
     reap::kernel_refused();
-    // SAFETY: forwarded.
-    unsafe { fail(cb, e) };
+    let fsync = matches!(op, Op::Fsync { .. });
+    match e {
+        // SAFETY: forwarded (the ring is full; completions will flush it).
+        libc::EAGAIN if reap::kernel_in_flight() > 0 => unsafe { overflow::push(cb) },
+        // SAFETY: forwarded. A full ring with nothing of ours in flight, or
+        // a file system without asynchronous fsync: a pool thread does it.
+        libc::EAGAIN => unsafe { pool::submit(cb, op) },
+        // SAFETY: as above.
+        libc::EINVAL if fsync => unsafe { pool::submit(cb, op) },
+        // SAFETY: forwarded; `complete` undoes the bookkeeping.
+        _ => unsafe { fail(cb, e) },
+    }
 }
 
-/// Submit one prepared read or write.
+/// Submit one prepared read or write, on the path its descriptor needs.
 ///
 /// # Safety
 /// `cb` is prepared (in progress) and valid until completion.
 pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
-    let fd = unsafe { (*cb).aio_fildes };
-    match route(fd) {
+    let c = unsafe { &*cb };
+    match classify(c.aio_fildes) {
         // SAFETY: forwarded.
-        Route::Fail(e) => unsafe { fail(cb, e) },
+        Err(e) => unsafe { fail(cb, e) },
         // SAFETY: forwarded.
-        Route::Thread => unsafe { fallback::start(cb, op) },
-        // SAFETY: forwarded.
-        Route::Kernel(ctx) => unsafe { submit_kernel(ctx, cb, op) },
+        Ok(FdKind::Direct) => unsafe { kernel(cb, op) },
+        Ok(FdKind::Buffered { append }) => {
+            if op == Op::Write && append {
+                // SAFETY: forwarded.
+                unsafe { via_lane(cb, op) };
+            } else {
+                // SAFETY: forwarded.
+                unsafe { buffered(cb, op) };
+            }
+        }
+        Ok(FdKind::Stream { socket }) => {
+            let f = flags::STREAM | if socket { flags::SOCKET } else { 0 };
+            c.flags.fetch_or(f, Ordering::Relaxed);
+            // SAFETY: forwarded.
+            unsafe { via_lane(cb, op) };
+        }
     }
 }
 
+/// Requests that must keep call order go through their descriptor's lane.
+///
 /// # Safety
-/// As for `read_write`.
-unsafe fn submit_kernel(ctx: u64, cb: *mut AioCb, op: Op) {
+/// As for [`read_write`].
+unsafe fn via_lane(cb: *mut AioCb, op: Op) {
+    // SAFETY: caller's contract.
+    let key = lane::Key::of(unsafe { &*cb }, op);
+    // SAFETY: forwarded.
+    if unsafe { lane::enter(key, cb) } && unsafe { start_lane_head(cb) } {
+        lane::advance(key);
+    }
+}
+
+/// Start a request that reached the head of its lane. Returns `true` if it
+/// completed synchronously (the caller then advances the lane).
+///
+/// # Safety
+/// `cb` is prepared and owned by kaio.
+pub unsafe fn start_lane_head(cb: *mut AioCb) -> bool {
+    // SAFETY: caller's contract.
+    let c = unsafe { &*cb };
+    let op = Op::recorded(c);
+    if c.flags.load(Ordering::Relaxed) & flags::STREAM != 0 {
+        // SAFETY: forwarded.
+        unsafe { stream::start(cb, op) }
+    } else {
+        // SAFETY: forwarded.
+        unsafe { buffered(cb, op) }
+    }
+}
+
+/// A buffered file request: the page cache without blocking if it can
+/// (no thread, no kernel context), else a pool thread.
+///
+/// # Safety
+/// As for [`read_write`]. Returns `true` if it completed synchronously.
+unsafe fn buffered(cb: *mut AioCb, op: Op) -> bool {
+    // SAFETY: caller's contract.
+    let c = unsafe { &*cb };
+    match stream::try_once(c, op) {
+        Attempt::Done(res) => {
+            stats::bump(&STATS.inline);
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::complete(cb, res, Mode::Normal) };
+            reap::kick_leader();
+            true
+        }
+        Attempt::WouldBlock | Attempt::Unsupported => {
+            // SAFETY: forwarded.
+            unsafe { track(cb, op) };
+            // SAFETY: forwarded.
+            unsafe { pool::submit(cb, op) };
+            false
+        }
+    }
+}
+
+/// An O_DIRECT request: to the kernel, asynchronously.
+///
+/// # Safety
+/// As for [`read_write`].
+pub unsafe fn kernel(cb: *mut AioCb, op: Op) {
+    let Some(ctx) = context::get_or_create() else {
+        stats::bump(&STATS.no_context);
+        // SAFETY: forwarded.
+        unsafe { track(cb, op) };
+        // SAFETY: forwarded.
+        unsafe { pool::submit(cb, op) };
+        return;
+    };
     let mut iocb = Iocb::default();
     // SAFETY: forwarded.
     unsafe { kernel_iocb(cb, op, &mut iocb) };
@@ -192,41 +282,13 @@ unsafe fn submit_kernel(ctx: u64, cb: *mut AioCb, op: Op) {
     match unsafe { sys::io_submit(ctx, &list) } {
         Ok(1) => {
             stats::bump(&STATS.kernel);
-            // SAFETY: flags are kaio's while in progress... but the request
-            // may already be complete: read nothing from `cb` here.
+            // The request may already be complete: read nothing from `cb`.
             reaper::kick();
         }
-        // The ring is full: never fail where glibc would queue; a thread
-        // serves it instead.
-        Err(libc::EAGAIN) | Ok(_) => {
-            // SAFETY: refused, still ours.
-            unsafe { undo_kernel(cb) };
-            // SAFETY: forwarded.
-            unsafe { fallback::start(cb, op) };
-        }
         // SAFETY: refused, still ours.
-        Err(e) => unsafe { kernel_refused(cb, e) },
-    }
-}
-
-/// Take back the bookkeeping of `kernel_iocb` for a request that goes
-/// elsewhere instead.
-///
-/// # Safety
-/// `cb` was refused by the kernel.
-pub unsafe fn undo_kernel(cb: *mut AioCb) {
-    reap::kernel_refused();
-    // SAFETY: still ours.
-    let c = unsafe { &*cb };
-    let f = c.flags.fetch_and(
-        !(flags::KERNEL | flags::FD_COUNTED | flags::WRITE),
-        Ordering::Relaxed,
-    );
-    if f & flags::WRITE != 0 {
-        barrier::write_done(c.parity.load(Ordering::Relaxed), Mode::Normal);
-    }
-    if f & flags::FD_COUNTED != 0 {
-        fdtable::dec(c.aio_fildes);
+        Ok(_) => unsafe { kernel_refused(cb, op, libc::EAGAIN) },
+        // SAFETY: refused, still ours.
+        Err(e) => unsafe { kernel_refused(cb, op, e) },
     }
 }
 
@@ -237,34 +299,7 @@ pub unsafe fn undo_kernel(cb: *mut AioCb) {
 pub unsafe fn fsync_now(cb: *mut AioCb) {
     // SAFETY: caller's contract.
     let op = Op::recorded(unsafe { &*cb });
-    // SAFETY: as above.
-    let fd = unsafe { (*cb).aio_fildes };
-    match route(fd) {
-        // SAFETY: forwarded.
-        Route::Fail(e) => unsafe { fail(cb, e) },
-        // SAFETY: forwarded.
-        Route::Thread => unsafe { fallback::start(cb, op) },
-        Route::Kernel(ctx) => {
-            let mut iocb = Iocb::default();
-            // SAFETY: forwarded.
-            unsafe { kernel_iocb(cb, op, &mut iocb) };
-            let list = [&mut iocb as *mut Iocb];
-            stats::bump(&STATS.io_submit_calls);
-            // SAFETY: one valid iocb; fsync has no buffer.
-            match unsafe { sys::io_submit(ctx, &list) } {
-                Ok(1) => {
-                    stats::bump(&STATS.kernel);
-                    reaper::kick();
-                }
-                // No kernel fsync for this file system, or a full ring: a
-                // kaio thread calls fsync(2) itself.
-                _ => {
-                    // SAFETY: refused, still ours.
-                    unsafe { undo_kernel(cb) };
-                    // SAFETY: forwarded.
-                    unsafe { fallback::start(cb, op) };
-                }
-            }
-        }
-    }
+    // IOCB_CMD_FSYNC never blocks in io_submit, whatever the descriptor.
+    // SAFETY: forwarded.
+    unsafe { kernel(cb, op) };
 }

@@ -68,17 +68,28 @@ pub enum Step {
 /// One step of waiting: become the reaper and block in the kernel, or sleep
 /// on the sequence futex until it moves past `seq` (taken before the caller
 /// last checked its condition).
-pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode) -> Step {
+pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool) -> Step {
     if reap::kernel_in_flight() > 0
         && let Some(ctx) = context::current()
         && reap::try_lock()
     {
         let rel = deadline.map(remaining);
-        let r = reap::reap_blocking(ctx, seq, rel.as_ref(), mode);
+        // The reaper holds the reap lock, so it cannot be cancelled inside
+        // io_getevents; a cancellable waiter blocks in slices and acts on a
+        // cancellation between them, holding nothing.
+        let slice = if cancellable {
+            Some(rel.map_or(CANCEL_SLICE, |r| shorter(r, CANCEL_SLICE)))
+        } else {
+            rel
+        };
+        let r = reap::reap_blocking(ctx, seq, slice.as_ref(), mode);
         reap::unlock();
+        if cancellable {
+            sys::testcancel();
+        }
         return match r {
             Err(libc::EINTR) => Step::Interrupted,
-            Ok(reap::Reaped::TimedOut) => Step::TimedOut,
+            Ok(reap::Reaped::TimedOut) if deadline.is_some_and(passed) => Step::TimedOut,
             _ => Step::Again,
         };
     }
@@ -94,10 +105,49 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode) -> Step {
     {
         return Step::Again;
     }
-    match sys::futex_wait(&SEQ, cur | 1, deadline) {
-        Err(libc::ETIMEDOUT) => Step::TimedOut,
+    // Always with a deadline: an untimed futex wait is restarted after a
+    // handler installed with SA_RESTART (glibc's SIGCANCEL handler is one);
+    // a timed one returns EINTR, as io_getevents does for the leader.
+    let until = deadline.copied().unwrap_or_else(far_future);
+    // A follower holds nothing, so it can be cancelled right inside the wait
+    // (asynchronous cancellation): no window between a check and the sleep.
+    let r = if cancellable {
+        sys::with_async_cancel(|| sys::futex_wait(&SEQ, cur | 1, Some(&until)))
+    } else {
+        sys::futex_wait(&SEQ, cur | 1, Some(&until))
+    };
+    match r {
+        Err(libc::ETIMEDOUT) if deadline.is_some() => Step::TimedOut,
         Err(libc::EINTR) => Step::Interrupted,
         _ => Step::Again,
+    }
+}
+
+fn passed(d: &Deadline) -> bool {
+    let r = remaining(d);
+    r.tv_sec == 0 && r.tv_nsec == 0
+}
+
+/// How long a cancellable waiter blocks in `io_getevents` at a time.
+const CANCEL_SLICE: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 50_000_000,
+};
+
+fn is_shorter_or_equal(a: &libc::timespec, b: &libc::timespec) -> bool {
+    (a.tv_sec, a.tv_nsec) <= (b.tv_sec, b.tv_nsec)
+}
+
+fn shorter(a: libc::timespec, b: libc::timespec) -> libc::timespec {
+    if is_shorter_or_equal(&a, &b) { a } else { b }
+}
+
+/// A deadline that never comes (about 34 years away).
+fn far_future() -> Deadline {
+    let now = sys::monotonic_now();
+    libc::timespec {
+        tv_sec: now.tv_sec.saturating_add(1 << 30),
+        tv_nsec: 0,
     }
 }
 
@@ -107,25 +157,36 @@ pub fn snapshot() -> u32 {
     SEQ.load(Ordering::SeqCst)
 }
 
+/// How a caller waits.
+#[derive(Clone, Copy)]
+pub struct How {
+    /// Where completions taken from the kernel are processed.
+    pub mode: Mode,
+    /// Keep waiting after a signal handler ran (`lio_listio`), instead of
+    /// returning EINTR (`aio_suspend`).
+    pub restart: bool,
+    /// A cancellation point (`aio_suspend`).
+    pub cancellable: bool,
+}
+
 /// Wait until `done()`; `Err(EAGAIN)` when the deadline passes, `Err(EINTR)`
-/// when a signal handler ran (unless `restart`).
+/// when a signal handler ran (unless `how.restart`).
 pub fn wait_until(
     done: &dyn Fn() -> bool,
     deadline: Option<&Deadline>,
-    mode: Mode,
-    restart: bool,
+    how: How,
 ) -> Result<(), Errno> {
     loop {
         let seq = SEQ.load(Ordering::SeqCst);
         if done() {
             return Ok(());
         }
-        match step(seq, deadline, mode) {
+        match step(seq, deadline, how.mode, how.cancellable) {
             Step::Again => {}
             Step::TimedOut => {
                 return if done() { Ok(()) } else { Err(libc::EAGAIN) };
             }
-            Step::Interrupted if !restart => {
+            Step::Interrupted if !how.restart => {
                 return if done() { Ok(()) } else { Err(libc::EINTR) };
             }
             Step::Interrupted => {}

@@ -152,6 +152,67 @@ pub unsafe fn pwrite(fd: i32, buf: *const u8, len: usize, off: i64) -> Result<us
     check(sc!(libc::SYS_pwrite64, fd, buf, len, off))
 }
 
+/// `preadv2(fd, [buf], off, flags)`; `off == -1` reads at the file position
+/// (the only choice for pipes and sockets).
+///
+/// # Safety
+/// `buf` must be writable for `len` bytes.
+pub unsafe fn preadv2(
+    fd: i32,
+    buf: *mut u8,
+    len: usize,
+    off: i64,
+    flags: i32,
+) -> Result<usize, Errno> {
+    let iov = libc::iovec {
+        iov_base: buf.cast(),
+        iov_len: len,
+    };
+    check(sc!(
+        libc::SYS_preadv2,
+        fd,
+        &iov as *const libc::iovec,
+        1,
+        off,
+        0,
+        flags
+    ))
+}
+
+/// `pwritev2(fd, [buf], off, flags)`.
+///
+/// # Safety
+/// `buf` must be readable for `len` bytes.
+pub unsafe fn pwritev2(
+    fd: i32,
+    buf: *const u8,
+    len: usize,
+    off: i64,
+    flags: i32,
+) -> Result<usize, Errno> {
+    let iov = libc::iovec {
+        iov_base: buf as *mut libc::c_void,
+        iov_len: len,
+    };
+    check(sc!(
+        libc::SYS_pwritev2,
+        fd,
+        &iov as *const libc::iovec,
+        1,
+        off,
+        0,
+        flags
+    ))
+}
+
+/// `sendto(fd, buf, len, flags, NULL, 0)`.
+///
+/// # Safety
+/// `buf` must be readable for `len` bytes.
+pub unsafe fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_sendto, fd, buf, len, flags, 0usize, 0usize))
+}
+
 /// `fsync` or `fdatasync`.
 pub fn fsync(fd: i32, data_only: bool) -> Result<usize, Errno> {
     if data_only {
@@ -224,4 +285,33 @@ pub fn monotonic_now() -> libc::timespec {
     // clock_gettime is async-signal-safe and does not touch errno on success.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts
+}
+
+unsafe extern "C" {
+    fn pthread_setcanceltype(kind: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
+    fn pthread_testcancel();
+}
+
+/// Act on a pending cancellation request of this thread (a cancellation
+/// point). The caller must hold nothing and no value with a destructor.
+pub fn testcancel() {
+    // SAFETY: always callable.
+    unsafe { pthread_testcancel() };
+}
+
+/// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS`.
+const PTHREAD_CANCEL_ASYNCHRONOUS: libc::c_int = 1;
+
+/// Run `f` with asynchronous cancellation enabled for this thread (a
+/// pending or arriving `pthread_cancel` acts at once, even inside a system
+/// call). `f` must hold nothing that needs releasing and no value with a
+/// destructor.
+pub fn with_async_cancel<R>(f: impl FnOnce() -> R) -> R {
+    let mut old = 0;
+    // SAFETY: changes only this thread's cancellation type.
+    unsafe { pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &mut old) };
+    let r = f();
+    // SAFETY: restores the previous type.
+    unsafe { pthread_setcanceltype(old, &mut old) };
+    r
 }

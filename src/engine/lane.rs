@@ -1,0 +1,105 @@
+//! Per-descriptor ordered lanes. POSIX wants writes to a non-seekable
+//! descriptor, and O_APPEND writes, to happen in the order of the
+//! `aio_write` calls; reads of one pipe or socket are served in call order
+//! too. A lane runs one request at a time; the others wait (cancellable).
+//! Reads and writes have separate lanes, so a pending read never holds up
+//! a write on the same socket.
+
+use core::sync::atomic::Ordering;
+use std::collections::{BTreeMap, VecDeque};
+
+use super::lock::Locked;
+use super::submit::Op;
+use crate::abi::{AioCb, flags};
+
+/// A lane: descriptor and direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    fd: i32,
+    write: bool,
+}
+
+impl Key {
+    pub fn of(c: &AioCb, op: Op) -> Key {
+        Key {
+            fd: c.aio_fildes,
+            write: op == Op::Write,
+        }
+    }
+}
+
+/// Busy lanes and what waits in them (aiocb addresses). A key present =
+/// its head is running.
+static LANES: Locked<BTreeMap<Key, VecDeque<usize>>> = Locked::new(BTreeMap::new());
+
+/// Enter the lane: `true` if `cb` is the head and must be started now,
+/// `false` if it was queued behind the running one.
+///
+/// # Safety
+/// `cb` is prepared and owned by kaio.
+pub unsafe fn enter(key: Key, cb: *mut AioCb) -> bool {
+    // SAFETY: prepared request; kaio owns its private fields.
+    let c = unsafe { &*cb };
+    c.flags.fetch_or(flags::LANE, Ordering::SeqCst);
+    LANES.with(|lanes| match lanes.get_mut(&key) {
+        None => {
+            lanes.insert(key, VecDeque::new());
+            true
+        }
+        Some(waiting) => {
+            c.flags.fetch_or(flags::LANE_WAIT, Ordering::SeqCst);
+            waiting.push_back(cb as usize);
+            false
+        }
+    })
+}
+
+/// The head of `key` completed: start the next ones until one stays in
+/// flight (or the lane is empty). Ordinary thread context only.
+pub fn advance(key: Key) {
+    loop {
+        let next = LANES.with(|lanes| {
+            let waiting = lanes.get_mut(&key)?;
+            match waiting.pop_front() {
+                Some(cb) => Some(cb),
+                None => {
+                    lanes.remove(&key);
+                    None
+                }
+            }
+        });
+        let Some(cb) = next else { return };
+        let cb = cb as *mut AioCb;
+        // SAFETY: taken off the lane, so only we start it.
+        unsafe { (*cb).flags.fetch_and(!flags::LANE_WAIT, Ordering::SeqCst) };
+        // SAFETY: a prepared request that waited in the lane.
+        if unsafe { !super::submit::start_lane_head(cb) } {
+            return;
+        }
+    }
+}
+
+/// Take waiting requests matching `pred` out of their lanes (for
+/// `aio_cancel`); the caller completes them with ECANCELED.
+pub fn take_waiting(pred: &dyn Fn(*mut AioCb) -> bool) -> Vec<*mut AioCb> {
+    LANES.with(|lanes| {
+        let mut out = Vec::new();
+        for waiting in lanes.values_mut() {
+            waiting.retain(|&cb| {
+                let cb = cb as *mut AioCb;
+                if pred(cb) {
+                    out.push(cb);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        out
+    })
+}
+
+/// In a `fork()` child: the parent's lanes are not ours.
+pub fn reset_after_fork() {
+    LANES.reset_after_fork(BTreeMap::new());
+}

@@ -1,0 +1,183 @@
+//! A small bounded pool of kaio threads for I/O the kernel would only do by
+//! blocking: buffered file I/O that missed the page cache (RWF_NOWAIT said
+//! EAGAIN), fsync where the kernel has no asynchronous fsync, and everything
+//! on regular files when no kernel context could be had. This is the
+//! Solaris "kaio" model: the kernel path first, threads only for what would
+//! block. At most `KAIO_THREADS` threads, created on demand; idle ones exit
+//! after a few seconds; every signal blocked in them.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use crossbeam_queue::SegQueue;
+
+use super::complete::{self, Mode};
+use super::stats::{self, STATS};
+use super::submit::Op;
+use super::{config, lane, reap};
+use crate::abi::{AioCb, flags};
+use crate::sys;
+
+struct Task(usize, Op);
+
+static QUEUE: OnceLock<SegQueue<Task>> = OnceLock::new();
+static WORKERS: AtomicU32 = AtomicU32::new(0);
+static IDLE: AtomicU32 = AtomicU32::new(0);
+/// Futex word idle workers sleep on; bumped when work is queued.
+static WORK_SEQ: AtomicU32 = AtomicU32::new(0);
+
+const IDLE_EXIT: libc::timespec = libc::timespec {
+    tv_sec: 3,
+    tv_nsec: 0,
+};
+
+/// Queue `cb` for a pool thread.
+///
+/// # Safety
+/// `cb` is prepared (in progress) and owned by kaio until completed.
+pub unsafe fn submit(cb: *mut AioCb, op: Op) {
+    let q = QUEUE.get_or_init(SegQueue::new);
+    stats::bump(&STATS.thread);
+    q.push(Task(cb as usize, op));
+    WORK_SEQ.fetch_add(1, Ordering::SeqCst);
+    if IDLE.load(Ordering::SeqCst) > 0 {
+        let _ = sys::futex_wake(&WORK_SEQ, 1);
+        return;
+    }
+    let max = config::get().threads;
+    let mut n = WORKERS.load(Ordering::SeqCst);
+    while n < max {
+        match WORKERS.compare_exchange(n, n + 1, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => {
+                if !spawn() {
+                    WORKERS.fetch_sub(1, Ordering::SeqCst);
+                }
+                return;
+            }
+            Err(cur) => n = cur,
+        }
+    }
+}
+
+fn spawn() -> bool {
+    // SAFETY: sigset operations on local, initialised sets; the new thread
+    // inherits the all-blocked mask, the caller's is restored.
+    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    let r = std::thread::Builder::new()
+        .name("kaio-pool".into())
+        .stack_size(128 * 1024)
+        .spawn(worker);
+    // SAFETY: restoring the caller's own mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
+    r.is_ok()
+}
+
+fn worker() {
+    let Some(q) = QUEUE.get() else { return };
+    loop {
+        while let Some(Task(cb, op)) = q.pop() {
+            // SAFETY: the task owns the request until it completes it.
+            unsafe { run(cb as *mut AioCb, op) };
+        }
+        let seq = WORK_SEQ.load(Ordering::SeqCst);
+        if !q.is_empty() {
+            continue;
+        }
+        IDLE.fetch_add(1, Ordering::SeqCst);
+        let deadline = deadline_in(&IDLE_EXIT);
+        let r = sys::futex_wait(&WORK_SEQ, seq, Some(&deadline));
+        IDLE.fetch_sub(1, Ordering::SeqCst);
+        if r == Err(libc::ETIMEDOUT) && q.is_empty() {
+            WORKERS.fetch_sub(1, Ordering::SeqCst);
+            if q.is_empty() {
+                return;
+            }
+            // Work arrived as we were leaving: stay, if the pool has room
+            // (otherwise a worker that made it full will take it).
+            if WORKERS.fetch_add(1, Ordering::SeqCst) >= config::get().threads {
+                WORKERS.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
+        }
+    }
+}
+
+fn deadline_in(rel: &libc::timespec) -> libc::timespec {
+    let now = sys::monotonic_now();
+    libc::timespec {
+        tv_sec: now.tv_sec + rel.tv_sec,
+        tv_nsec: now.tv_nsec,
+    }
+}
+
+/// Do the blocking I/O of `cb`, from where earlier attempts left off.
+///
+/// # Safety
+/// `cb` is owned by the calling thread until it is completed here.
+pub unsafe fn run(cb: *mut AioCb, op: Op) {
+    // SAFETY: caller's contract; the aiocb is not modified while in progress.
+    let c = unsafe { &*cb };
+    let res = blocking_io(c, op);
+    let f = c.flags.load(Ordering::Relaxed);
+    let key = lane::Key::of(c, op);
+    // SAFETY: completed exactly once, here.
+    unsafe { complete::complete(cb, res, Mode::Normal) };
+    if f & flags::LANE != 0 {
+        lane::advance(key);
+    }
+    reap::kick_leader();
+}
+
+/// The blocking system call(s) for a request; `-errno` on error.
+pub fn blocking_io(c: &AioCb, op: Op) -> i64 {
+    let (fd, buf, len, off) = (
+        c.aio_fildes,
+        c.aio_buf as *mut u8,
+        c.aio_nbytes,
+        c.aio_offset,
+    );
+    let mut done = c.progress.load(Ordering::Relaxed);
+    loop {
+        let rest = len - done.min(len);
+        let at = off.saturating_add(done as i64);
+        // SAFETY: the caller promised `buf` valid for `len` bytes for the
+        // life of the request (the kernel checks it: EFAULT).
+        let r = unsafe {
+            match op {
+                Op::Read => match sys::pread(fd, buf.add(done), rest, at) {
+                    Err(libc::ESPIPE) => sys::read(fd, buf.add(done), rest),
+                    r => r,
+                },
+                Op::Write => match sys::pwrite(fd, buf.add(done), rest, at) {
+                    Err(libc::ESPIPE) => sys::write(fd, buf.add(done), rest),
+                    r => r,
+                },
+                Op::Fsync { data_only } => sys::fsync(fd, data_only),
+            }
+        };
+        match r {
+            Err(libc::EINTR) => continue,
+            // A regular file: a short read means end of file; a short
+            // write continues (write(2) on a blocking fd would).
+            Ok(n) if op == Op::Write && n > 0 && done + n < len => done += n,
+            Ok(n) => return (done + n) as i64,
+            // Some bytes moved before the error: report them, as write(2).
+            Err(_) if done > 0 => return done as i64,
+            Err(e) => return -(e as i64),
+        }
+    }
+}
+
+/// In a `fork()` child: no pool thread exists there.
+pub fn reset_after_fork() {
+    if let Some(q) = QUEUE.get() {
+        while q.pop().is_some() {}
+    }
+    WORKERS.store(0, Ordering::Relaxed);
+    IDLE.store(0, Ordering::Relaxed);
+}

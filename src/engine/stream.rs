@@ -1,0 +1,234 @@
+//! Non-blocking transfers and the poll path. A request that can be served
+//! without blocking (a page-cache hit via RWF_NOWAIT, a pipe that already
+//! has data or room) completes inside `aio_read`/`aio_write` with no thread
+//! hand-off. A pipe, socket or tty that is not ready waits in the kernel
+//! with `IOCB_CMD_POLL`; when it becomes ready the transfer is tried again.
+
+use core::sync::atomic::Ordering;
+
+use super::complete::{self, Mode};
+use super::stats::{self, STATS};
+use super::submit::{self, Op};
+use super::{context, dedicated, lane, overflow, reap, reaper};
+use crate::abi::{AioCb, flags};
+use crate::sys::{self, IOCB_CMD_POLL, Iocb};
+
+/// The outcome of a non-blocking attempt.
+pub enum Attempt {
+    /// Finished: bytes, or `-errno`.
+    Done(i64),
+    /// Not ready (progress, if any, is recorded in the aiocb).
+    WouldBlock,
+    /// The descriptor does not support non-blocking attempts.
+    Unsupported,
+}
+
+/// Try the rest of `c`'s transfer once, without blocking.
+pub fn try_once(c: &AioCb, op: Op) -> Attempt {
+    let f = c.flags.load(Ordering::Relaxed);
+    let stream = f & flags::STREAM != 0;
+    let (fd, buf, len) = (c.aio_fildes, c.aio_buf as *mut u8, c.aio_nbytes);
+    let done = c.progress.load(Ordering::Relaxed).min(len);
+    let rest = len - done;
+    // Streams ignore offsets (as read/write do); files use theirs.
+    let off = if stream {
+        -1
+    } else {
+        c.aio_offset.saturating_add(done as i64)
+    };
+    // SAFETY: the caller promised `buf` valid for `len` bytes for the life
+    // of the request (the kernel checks it and says EFAULT).
+    let r = unsafe {
+        match op {
+            Op::Read => sys::preadv2(fd, buf.add(done), rest, off, libc::RWF_NOWAIT),
+            Op::Write if f & flags::SOCKET != 0 => sys::send(
+                fd,
+                buf.add(done),
+                rest,
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            ),
+            Op::Write if stream => write_no_sigpipe(fd, buf.add(done), rest),
+            Op::Write => sys::pwritev2(fd, buf.add(done), rest, off, libc::RWF_NOWAIT),
+            Op::Fsync { .. } => return Attempt::Unsupported,
+        }
+    };
+    match r {
+        // Reads return what there is (a pipe's partial data; 0 at EOF). A
+        // short file read from the page cache is only a partial hit: the
+        // rest must be read, as a blocking read(2) would.
+        Ok(n) if op == Op::Read && (stream || n == rest || n == 0) => {
+            Attempt::Done((done + n) as i64)
+        }
+        Ok(n) if n == rest => Attempt::Done((done + n) as i64),
+        Ok(n) => {
+            c.progress.store(done + n, Ordering::Relaxed);
+            Attempt::WouldBlock
+        }
+        Err(libc::EAGAIN) => Attempt::WouldBlock,
+        Err(libc::EOPNOTSUPP) => Attempt::Unsupported,
+        Err(libc::EINTR) => Attempt::WouldBlock,
+        Err(_) if done > 0 => Attempt::Done(done as i64),
+        Err(e) => Attempt::Done(-(e as i64)),
+    }
+}
+
+/// `write` to a pipe or tty without RWF_NOWAIT's blocking and without a
+/// SIGPIPE reaching the application: glibc's workers, with every signal
+/// blocked, never raise one in the caller either.
+///
+/// # Safety
+/// `buf` must be readable for `len` bytes.
+unsafe fn write_no_sigpipe(fd: i32, buf: *const u8, len: usize) -> Result<usize, i32> {
+    // SAFETY: sigset operations on local sets; masks of this thread only.
+    unsafe {
+        let mut pipe_set: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        let mut pending: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut pipe_set);
+        libc::sigaddset(&mut pipe_set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_set, &mut old);
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let r = sys::pwritev2(fd, buf, len, -1, libc::RWF_NOWAIT);
+        if r == Err(libc::EPIPE) && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe_set, core::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
+        r
+    }
+}
+
+/// Start a stream request (the head of its lane). Returns `true` if it
+/// completed synchronously.
+///
+/// # Safety
+/// `cb` is prepared and owned by kaio.
+pub unsafe fn start(cb: *mut AioCb, op: Op) -> bool {
+    // SAFETY: caller's contract.
+    let c = unsafe { &*cb };
+    match try_once(c, op) {
+        Attempt::Done(res) => {
+            stats::bump(&STATS.inline);
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::complete(cb, res, Mode::Normal) };
+            reap::kick_leader();
+            true
+        }
+        Attempt::WouldBlock => {
+            // SAFETY: still ours.
+            unsafe { wait_ready(cb, op) };
+            false
+        }
+        Attempt::Unsupported => {
+            // SAFETY: still ours.
+            unsafe { dedicated::start(cb, op) };
+            false
+        }
+    }
+}
+
+/// The poll events a request waits for.
+pub fn events(op: Op) -> u64 {
+    (if op == Op::Write {
+        libc::POLLOUT
+    } else {
+        libc::POLLIN
+    }) as u64
+}
+
+/// Fill a poll iocb for `cb`.
+pub fn poll_iocb(cb: *mut AioCb, op: Op) -> Iocb {
+    // SAFETY: kaio owns the request while in progress.
+    let fd = unsafe { (*cb).aio_fildes };
+    Iocb {
+        aio_data: cb as u64,
+        aio_lio_opcode: IOCB_CMD_POLL,
+        aio_fildes: fd as u32,
+        aio_buf: events(op),
+        ..Iocb::default()
+    }
+}
+
+/// Wait for readiness in the kernel (`IOCB_CMD_POLL`).
+///
+/// # Safety
+/// `cb` is prepared and owned by kaio.
+pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
+    let Some(ctx) = context::get_or_create() else {
+        // SAFETY: still ours.
+        unsafe { dedicated::start(cb, op) };
+        return;
+    };
+    // SAFETY: kaio owns the private fields while in progress.
+    let c = unsafe { &*cb };
+    let first = c
+        .flags
+        .fetch_or(flags::POLL | flags::FD_COUNTED, Ordering::SeqCst)
+        & flags::FD_COUNTED
+        == 0;
+    if first {
+        super::fdtable::inc(c.aio_fildes);
+        stats::bump(&STATS.poll);
+    }
+    // Readiness is processed by whoever reaps; the reaper must exist for
+    // the case where nobody calls into kaio.
+    reaper::work_begin();
+    let mut iocb = poll_iocb(cb, op);
+    reap::kernel_enter();
+    let list = [&mut iocb as *mut Iocb];
+    stats::bump(&STATS.io_submit_calls);
+    // SAFETY: one valid poll iocb (no buffer).
+    match unsafe { sys::io_submit(ctx, &list) } {
+        Ok(1) => reaper::kick(),
+        Err(libc::EAGAIN) | Ok(_) => {
+            reap::kernel_refused();
+            // SAFETY: refused: still ours.
+            unsafe { overflow::push(cb) };
+        }
+        Err(_) => {
+            reap::kernel_refused();
+            reaper::work_done();
+            c.flags.fetch_and(!flags::POLL, Ordering::SeqCst);
+            // SAFETY: refused: still ours.
+            unsafe { dedicated::start(cb, op) };
+        }
+    }
+}
+
+/// The kernel says `cb`'s descriptor is ready (or its poll failed with
+/// `res < 0`): transfer, or wait again. Ordinary thread context only.
+///
+/// # Safety
+/// `cb` is a polling request whose poll event was just reaped.
+pub unsafe fn ready(cb: *mut AioCb, res: i64) {
+    // SAFETY: caller's contract.
+    let c = unsafe { &*cb };
+    c.flags.fetch_and(!flags::POLL, Ordering::SeqCst);
+    reaper::work_done();
+    let op = submit::Op::recorded(c);
+    let attempt = if res < 0 {
+        Attempt::Unsupported
+    } else {
+        try_once(c, op)
+    };
+    match attempt {
+        Attempt::Done(r) => {
+            let key = lane::Key::of(c, op);
+            let f = c.flags.load(Ordering::Relaxed);
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::complete(cb, r, Mode::Normal) };
+            if f & flags::LANE != 0 {
+                lane::advance(key);
+            }
+            reap::kick_leader();
+        }
+        // SAFETY: still ours.
+        Attempt::WouldBlock => unsafe { wait_ready(cb, op) },
+        // SAFETY: still ours.
+        Attempt::Unsupported => unsafe { dedicated::start(cb, op) },
+    }
+}
