@@ -49,14 +49,14 @@ fn counter(name: &str) -> u64 {
 }
 
 #[test]
-fn read_goes_to_kernel_and_returns_data() {
+fn buffered_read_is_served_inline_from_the_page_cache() {
     let (fd, path) = temp_file("read", 65536);
     let mut buf = vec![0u8; 4096];
     let mut c = cb(fd, buf.as_mut_ptr(), 4096, 8192);
-    let kernel_before = counter("kernel");
+    let inline_before = counter("inline");
     // SAFETY: buffer and aiocb outlive the request.
     assert_eq!(unsafe { ffi::aio_read(&mut *c) }, 0);
-    wait(&c);
+    // Just written, so cached: done before aio_read returned.
     assert_eq!(unsafe { ffi::aio_error(&*c) }, 0);
     assert_eq!(unsafe { ffi::aio_return(&mut *c) }, 4096);
     assert!(
@@ -64,7 +64,40 @@ fn read_goes_to_kernel_and_returns_data() {
             .enumerate()
             .all(|(i, &b)| b == ((8192 + i) * 7 % 251) as u8)
     );
+    assert!(counter("inline") > inline_before);
+    unsafe { libc::close(fd) };
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn direct_read_goes_to_the_kernel() {
+    let (fd, path) = temp_file("dread", 65536);
+    let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
+    // SAFETY: valid C string.
+    let dfd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_DIRECT) };
+    if dfd < 0 {
+        // No O_DIRECT on this file system: nothing to check here.
+        unsafe { libc::close(fd) };
+        return;
+    }
+    let mut raw = vec![0u8; 3 * 4096];
+    let off = raw.as_ptr().align_offset(4096);
+    let buf = raw[off..off + 4096].as_mut_ptr();
+    let mut c = cb(dfd, buf, 4096, 8192);
+    let kernel_before = counter("kernel");
+    // SAFETY: buffer and aiocb outlive the request.
+    assert_eq!(unsafe { ffi::aio_read(&mut *c) }, 0);
+    wait(&c);
+    assert_eq!(unsafe { ffi::aio_error(&*c) }, 0);
+    assert_eq!(unsafe { ffi::aio_return(&mut *c) }, 4096);
+    let got = &raw[off..off + 4096];
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, &b)| b == ((8192 + i) * 7 % 251) as u8)
+    );
     assert!(counter("kernel") > kernel_before);
+    unsafe { libc::close(dfd) };
     unsafe { libc::close(fd) };
     let _ = std::fs::remove_file(path);
 }

@@ -1,6 +1,8 @@
-//! What kind of descriptor a request targets decides its path. Two cheap
-//! system calls per request (`fcntl(F_GETFL)`, `fstat`): a descriptor can be
-//! closed and reopened as something else at any time, so nothing is cached.
+//! What kind of descriptor a request targets decides its path. A descriptor
+//! can be closed and reopened as something else at any time, so nothing is
+//! cached: `fcntl(F_GETFL)` for every request, `fstat` only where the path
+//! depends on the file type (O_DIRECT, O_APPEND, or a buffered attempt that
+//! could not finish at once).
 
 use crate::sys::{self, Errno};
 
@@ -17,8 +19,13 @@ pub enum FdKind {
     Stream { socket: bool },
 }
 
-pub fn classify(fd: i32) -> Result<FdKind, Errno> {
-    let fl = sys::fcntl_getfl(fd).map_err(|_| libc::EBADF)?;
+/// The descriptor's status flags (`F_GETFL`); EBADF if it is not open.
+pub fn status_flags(fd: i32) -> Result<i32, Errno> {
+    sys::fcntl_getfl(fd).map_err(|_| libc::EBADF)
+}
+
+/// The kind of an open descriptor with status flags `fl`.
+pub fn kind(fd: i32, fl: i32) -> Result<FdKind, Errno> {
     let mode = sys::fstat_mode(fd)? & libc::S_IFMT;
     Ok(if mode == libc::S_IFREG || mode == libc::S_IFBLK {
         if fl & libc::O_DIRECT != 0 {
@@ -33,4 +40,9 @@ pub fn classify(fd: i32) -> Result<FdKind, Errno> {
             socket: mode == libc::S_IFSOCK,
         }
     })
+}
+
+/// Both steps at once.
+pub fn classify(fd: i32) -> Result<FdKind, Errno> {
+    kind(fd, status_flags(fd)?)
 }

@@ -4,7 +4,7 @@
 
 use core::sync::atomic::Ordering;
 
-use super::classify::{FdKind, classify};
+use super::classify::{self, FdKind};
 use super::complete::{self, Mode};
 use super::notify::Notify;
 use super::stats::{self, STATS};
@@ -80,6 +80,7 @@ pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     c.aio_lio_opcode = op.glibc_opcode();
     c.group.store(core::ptr::null_mut(), Ordering::Relaxed);
     c.link.store(core::ptr::null_mut(), Ordering::Relaxed);
+    c.progress.store(0, Ordering::Relaxed);
     let mut f = 0;
     if !notify.is_none() {
         f |= flags::NOTIFY;
@@ -180,7 +181,33 @@ pub unsafe fn kernel_refused(cb: *mut AioCb, op: Op, e: Errno) {
 pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    match classify(c.aio_fildes) {
+    // As pread/pwrite (and so glibc): a negative offset is EINVAL, whatever
+    // the descriptor (-1 must not mean "the file position" to preadv2).
+    if c.aio_offset < 0 {
+        // SAFETY: forwarded.
+        return unsafe { fail(cb, libc::EINVAL) };
+    }
+    let fl = match classify::status_flags(c.aio_fildes) {
+        Ok(fl) => fl,
+        // SAFETY: forwarded.
+        Err(e) => return unsafe { fail(cb, e) },
+    };
+    // The common buffered case needs no fstat: try the page cache at the
+    // request's offset; a pipe or socket answers ESPIPE.
+    if fl & (libc::O_DIRECT | libc::O_APPEND) == 0 {
+        match stream::try_once(c, op) {
+            Attempt::Done(res) if res != -(libc::ESPIPE as i64) => {
+                stats::bump(&STATS.inline);
+                // SAFETY: completed exactly once, here.
+                unsafe { complete::complete(cb, res, Mode::Normal) };
+                reap::kick_leader();
+                return;
+            }
+            // Not ready, partial, unsupported, or not seekable: decide by type.
+            _ => {}
+        }
+    }
+    match classify::kind(c.aio_fildes, fl) {
         // SAFETY: forwarded.
         Err(e) => unsafe { fail(cb, e) },
         // SAFETY: forwarded.
@@ -190,17 +217,39 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
                 // SAFETY: forwarded.
                 unsafe { via_lane(cb, op) };
             } else {
+                // The non-blocking attempt above did not finish it.
                 // SAFETY: forwarded.
-                unsafe { buffered(cb, op) };
+                unsafe { to_pool(cb, op) };
             }
         }
         Ok(FdKind::Stream { socket }) => {
+            // A device that took the positioned attempt and gave part of a
+            // read: that is what read(2) returns.
+            let got = c.progress.load(Ordering::Relaxed);
+            if op == Op::Read && got > 0 {
+                stats::bump(&STATS.inline);
+                // SAFETY: completed exactly once, here.
+                unsafe { complete::complete(cb, got as i64, Mode::Normal) };
+                reap::kick_leader();
+                return;
+            }
             let f = flags::STREAM | if socket { flags::SOCKET } else { 0 };
             c.flags.fetch_or(f, Ordering::Relaxed);
             // SAFETY: forwarded.
             unsafe { via_lane(cb, op) };
         }
     }
+}
+
+/// Hand a file request to the thread pool.
+///
+/// # Safety
+/// As for [`read_write`].
+unsafe fn to_pool(cb: *mut AioCb, op: Op) {
+    // SAFETY: forwarded.
+    unsafe { track(cb, op) };
+    // SAFETY: forwarded.
+    unsafe { pool::submit(cb, op) };
 }
 
 /// Requests that must keep call order go through their descriptor's lane.
@@ -252,9 +301,7 @@ unsafe fn buffered(cb: *mut AioCb, op: Op) -> bool {
         }
         Attempt::WouldBlock | Attempt::Unsupported => {
             // SAFETY: forwarded.
-            unsafe { track(cb, op) };
-            // SAFETY: forwarded.
-            unsafe { pool::submit(cb, op) };
+            unsafe { to_pool(cb, op) };
             false
         }
     }
@@ -268,9 +315,7 @@ pub unsafe fn kernel(cb: *mut AioCb, op: Op) {
     let Some(ctx) = context::get_or_create() else {
         stats::bump(&STATS.no_context);
         // SAFETY: forwarded.
-        unsafe { track(cb, op) };
-        // SAFETY: forwarded.
-        unsafe { pool::submit(cb, op) };
+        unsafe { to_pool(cb, op) };
         return;
     };
     let mut iocb = Iocb::default();
