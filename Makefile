@@ -42,7 +42,7 @@ check-header: $(TARGET)/libkaio.so
 	@cmp -s target/kaio.h include/kaio.h || { echo "include/kaio.h is stale: run 'make header'"; diff -u include/kaio.h target/kaio.h | head -30; exit 1; }
 	@echo "include/kaio.h is current"
 
-$(BUILD)/glibc/%: c-tests/%.c c-tests/harness.h
+$(BUILD)/glibc/%: c-tests/%.c c-tests/harness.h c-tests/kaio_ext.h include/kaio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIBS)
 

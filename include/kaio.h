@@ -5,10 +5,119 @@
 
 #include <aio.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+/*
+ kaio's counters, for `kaio_stats`.
+ */
+struct kaio_stats {
+  /*
+   Requests accepted by aio_read/aio_write/aio_fsync/lio_listio.
+   */
+  uint64_t submitted;
+  /*
+   Requests whose result was published.
+   */
+  uint64_t completed;
+  /*
+   Requests submitted to the kernel with io_submit.
+   */
+  uint64_t kernel;
+  /*
+   Requests completed inside aio_read/aio_write without blocking.
+   */
+  uint64_t inline_;
+  /*
+   Requests that waited for readiness with IOCB_CMD_POLL.
+   */
+  uint64_t poll;
+  /*
+   Requests served by a kaio thread.
+   */
+  uint64_t thread;
+  /*
+   Times a request waited because the kernel ring was full.
+   */
+  uint64_t ring_full;
+  /*
+   Requests served by threads because io_setup failed.
+   */
+  uint64_t no_context;
+  /*
+   Requests cancelled by aio_cancel.
+   */
+  uint64_t cancelled;
+  /*
+   Notifications sent.
+   */
+  uint64_t notifications;
+  /*
+   Completions read from the user-mapped ring without a system call.
+   */
+  uint64_t ring_reaped;
+  /*
+   io_getevents system calls made.
+   */
+  uint64_t getevents_calls;
+  /*
+   io_submit system calls made.
+   */
+  uint64_t io_submit_calls;
+};
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Start an asynchronous vectored read (FreeBSD 13's calling convention):
+ `aio_buf` points to an array of `struct iovec`, `aio_nbytes` is its
+ length (at most `IOV_MAX`); `aio_offset` as for [`aio_read`]. Finish it
+ with `aio_error`/`aio_return`/`aio_suspend` like any request.
+ <https://man.freebsd.org/cgi/man.cgi?query=aio_readv>
+
+ # Safety
+ As for [`aio_read`]; the iovec array and every buffer it names must stay
+ valid and unmodified until the request completes.
+ */
+int aio_readv(struct aiocb *cb);
+
+/*
+ Wait for any request to complete (FreeBSD semantics): store its aiocb in
+ `*iocbp` and return its result, doing `aio_return`'s work. Reports the
+ requests submitted after the process first called `aio_waitcomplete` or
+ [`kaio_completion_fd`]. -1 with EAGAIN if none is outstanding,
+ EINPROGRESS when `timeout` (relative; NULL = forever; zero = poll) passes,
+ EINTR on a signal, EINVAL for a bad timeout. A cancellation point.
+ <https://man.freebsd.org/cgi/man.cgi?query=aio_waitcomplete>
+
+ # Safety
+ `iocbp` must be null (EINVAL) or writable; `timeout` null or valid.
+ */
+ssize_t aio_waitcomplete(struct aiocb **iocbp, const struct timespec *timeout);
+
+/*
+ Start an asynchronous vectored write (see [`aio_readv`]).
+ <https://man.freebsd.org/cgi/man.cgi?query=aio_writev>
+
+ # Safety
+ As for [`aio_readv`].
+ */
+int aio_writev(struct aiocb *cb);
+
+/*
+ An eventfd that becomes readable whenever kaio completes a request, so
+ an epoll/poll/select event loop can drive POSIX AIO without signals or
+ threads: when it is readable, read it (8 bytes, the number of
+ completions since the last read) and look at your requests with
+ `aio_error`, or reap them with `aio_waitcomplete` and a zero timeout.
+ The same descriptor is returned on every call; it is close-on-exec and
+ non-blocking. -1 with errno if it cannot be created.
+
+ # Safety
+ Always safe to call.
+ */
+int kaio_completion_fd(void);
 
 /*
  The value of one of kaio's counters, by name ("submitted", "completed",
@@ -19,6 +128,15 @@ extern "C" {
  `name` must be null or a NUL-terminated string.
  */
 uint64_t kaio_counter(const char *name);
+
+/*
+ Fill `*out` with kaio's counters for this process. 0, or -1/EINVAL for
+ a NULL pointer.
+
+ # Safety
+ `out` must be null or writable.
+ */
+int kaio_stats(struct kaio_stats *out);
 
 /*
  kaio's version, e.g. "0.1.0".

@@ -96,6 +96,8 @@ pub mod flags {
     pub const SOCKET: u32 = 1 << 10;
     /// The descriptor is a pipe, socket, tty or other stream.
     pub const STREAM: u32 = 1 << 11;
+    /// Reported to `aio_waitcomplete` when it completes.
+    pub const ENROLLED: u32 = 1 << 12;
 }
 
 // The layout must be glibc's, byte for byte.

@@ -2,12 +2,13 @@
 //! so that a preloaded libkaio interposes both `aio_read@GLIBC_2.34` and
 //! `@GLIBC_2.2.5`, and the `kaio_*` extensions declared in `kaio.h`.
 //! This layer only checks pointers, converts `Result` to `-1` + `errno` (in
-//! [`c_result`]) and calls the engine.
+//! [`c_result`]) and calls the engine — or glibc, under `KAIO_DISABLE=1`.
 
 use core::ffi::{CStr, c_char, c_int};
 
 use crate::abi::{AioCb, AioInit, SigEvent};
 use crate::engine::{self, Op};
+use crate::passthrough;
 use crate::sys::Errno;
 
 fn set_errno(e: Errno) {
@@ -42,6 +43,10 @@ fn non_null<T>(p: *mut T) -> Result<*mut T, Errno> {
 /// unmodified until the request completes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_read(cb: *mut AioCb) -> c_int {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's aio_read, same contract.
+        return unsafe { (g.aio_read)(cb) };
+    }
     // SAFETY: caller's contract.
     c_result(
         non_null(cb).and_then(|cb| unsafe { engine::read_write(cb, Op::Read) }),
@@ -56,6 +61,10 @@ pub unsafe extern "C" fn aio_read(cb: *mut AioCb) -> c_int {
 /// As for [`aio_read`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_write(cb: *mut AioCb) -> c_int {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's aio_write, same contract.
+        return unsafe { (g.aio_write)(cb) };
+    }
     // SAFETY: caller's contract.
     c_result(
         non_null(cb).and_then(|cb| unsafe { engine::read_write(cb, Op::Write) }),
@@ -71,6 +80,10 @@ pub unsafe extern "C" fn aio_write(cb: *mut AioCb) -> c_int {
 /// `cb` must be null (EINVAL) or a valid aiocb.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_error(cb: *const AioCb) -> c_int {
+    if let Some(g) = passthrough::glibc_if_known() {
+        // SAFETY: glibc's aio_error, same contract.
+        return unsafe { (g.aio_error)(cb) };
+    }
     // SAFETY: caller's contract.
     c_result(
         non_null(cb.cast_mut()).map(|cb| engine::error(unsafe { &*cb })),
@@ -85,6 +98,10 @@ pub unsafe extern "C" fn aio_error(cb: *const AioCb) -> c_int {
 /// `cb` must be null (EINVAL) or a valid aiocb.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_return(cb: *mut AioCb) -> isize {
+    if let Some(g) = passthrough::glibc_if_known() {
+        // SAFETY: glibc's aio_return, same contract.
+        return unsafe { (g.aio_return)(cb) };
+    }
     match non_null(cb) {
         // SAFETY: caller's contract.
         Ok(cb) => engine::return_value(unsafe { &*cb }),
@@ -108,6 +125,10 @@ pub unsafe extern "C" fn aio_suspend(
     nent: c_int,
     timeout: *const libc::timespec,
 ) -> c_int {
+    if let Some(g) = passthrough::glibc_if_known() {
+        // SAFETY: glibc's aio_suspend, same contract.
+        return unsafe { (g.aio_suspend)(list, nent, timeout) };
+    }
     // A cancellation point: act on a pending request before holding anything.
     crate::sys::testcancel();
     let r = (|| {
@@ -135,6 +156,10 @@ pub unsafe extern "C" fn aio_suspend(
 /// `cb` must be null or a valid aiocb.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_cancel(fd: c_int, cb: *mut AioCb) -> c_int {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's aio_cancel, same contract.
+        return unsafe { (g.aio_cancel)(fd, cb) };
+    }
     // SAFETY: caller's contract.
     c_result(unsafe { engine::cancel(fd, cb) }, |v| v)
 }
@@ -147,6 +172,10 @@ pub unsafe extern "C" fn aio_cancel(fd: c_int, cb: *mut AioCb) -> c_int {
 /// As for [`aio_read`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_fsync(op: c_int, cb: *mut AioCb) -> c_int {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's aio_fsync, same contract.
+        return unsafe { (g.aio_fsync)(op, cb) };
+    }
     let r = match op {
         libc::O_SYNC => Ok(false),
         libc::O_DSYNC => Ok(true),
@@ -174,6 +203,10 @@ pub unsafe extern "C" fn lio_listio(
     nent: c_int,
     sig: *mut SigEvent,
 ) -> c_int {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's lio_listio, same contract.
+        return unsafe { (g.lio_listio)(mode, list, nent, sig) };
+    }
     let r = (|| {
         if mode != crate::abi::LIO_WAIT && mode != crate::abi::LIO_NOWAIT {
             return Err(libc::EINVAL);
@@ -202,6 +235,10 @@ pub unsafe extern "C" fn lio_listio(
 /// `init` may be any pointer; it is not read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aio_init(init: *const AioInit) {
+    if let Some(g) = passthrough::glibc() {
+        // SAFETY: glibc's aio_init, same contract.
+        return unsafe { (g.aio_init)(init) };
+    }
     let _ = init;
 }
 
@@ -251,4 +288,161 @@ pub unsafe extern "C" fn kaio_counter(name: *const c_char) -> u64 {
 #[unsafe(no_mangle)]
 pub extern "C" fn kaio_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Start an asynchronous vectored read (FreeBSD 13's calling convention):
+/// `aio_buf` points to an array of `struct iovec`, `aio_nbytes` is its
+/// length (at most `IOV_MAX`); `aio_offset` as for [`aio_read`]. Finish it
+/// with `aio_error`/`aio_return`/`aio_suspend` like any request.
+/// <https://man.freebsd.org/cgi/man.cgi?query=aio_readv>
+///
+/// # Safety
+/// As for [`aio_read`]; the iovec array and every buffer it names must stay
+/// valid and unmodified until the request completes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_readv(cb: *mut AioCb) -> c_int {
+    if passthrough::glibc().is_some() {
+        // glibc has no vectored AIO to forward to.
+        set_errno(libc::ENOSYS);
+        return -1;
+    }
+    // SAFETY: caller's contract.
+    c_result(
+        non_null(cb).and_then(|cb| unsafe { engine::read_write(cb, Op::Readv) }),
+        |_| 0,
+    )
+}
+
+/// Start an asynchronous vectored write (see [`aio_readv`]).
+/// <https://man.freebsd.org/cgi/man.cgi?query=aio_writev>
+///
+/// # Safety
+/// As for [`aio_readv`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_writev(cb: *mut AioCb) -> c_int {
+    if passthrough::glibc().is_some() {
+        // glibc has no vectored AIO to forward to.
+        set_errno(libc::ENOSYS);
+        return -1;
+    }
+    // SAFETY: caller's contract.
+    c_result(
+        non_null(cb).and_then(|cb| unsafe { engine::read_write(cb, Op::Writev) }),
+        |_| 0,
+    )
+}
+
+/// Wait for any request to complete (FreeBSD semantics): store its aiocb in
+/// `*iocbp` and return its result, doing `aio_return`'s work. Reports the
+/// requests submitted after the process first called `aio_waitcomplete` or
+/// [`kaio_completion_fd`]. -1 with EAGAIN if none is outstanding,
+/// EINPROGRESS when `timeout` (relative; NULL = forever; zero = poll) passes,
+/// EINTR on a signal, EINVAL for a bad timeout. A cancellation point.
+/// <https://man.freebsd.org/cgi/man.cgi?query=aio_waitcomplete>
+///
+/// # Safety
+/// `iocbp` must be null (EINVAL) or writable; `timeout` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_waitcomplete(
+    iocbp: *mut *mut AioCb,
+    timeout: *const libc::timespec,
+) -> libc::ssize_t {
+    if iocbp.is_null() {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    crate::sys::testcancel();
+    // SAFETY: caller's contract.
+    match engine::wait_any(unsafe { timeout.as_ref() }) {
+        Ok((cb, ret)) => {
+            // SAFETY: caller's contract.
+            unsafe { *iocbp = cb };
+            ret
+        }
+        Err(e) => {
+            // SAFETY: caller's contract.
+            unsafe { *iocbp = core::ptr::null_mut() };
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+/// An eventfd that becomes readable whenever kaio completes a request, so
+/// an epoll/poll/select event loop can drive POSIX AIO without signals or
+/// threads: when it is readable, read it (8 bytes, the number of
+/// completions since the last read) and look at your requests with
+/// `aio_error`, or reap them with `aio_waitcomplete` and a zero timeout.
+/// The same descriptor is returned on every call; it is close-on-exec and
+/// non-blocking. -1 with errno if it cannot be created.
+///
+/// # Safety
+/// Always safe to call.
+#[unsafe(no_mangle)]
+pub extern "C" fn kaio_completion_fd() -> c_int {
+    c_result(engine::completion_fd(), |fd| fd)
+}
+
+/// kaio's counters, for `kaio_stats`.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct KaioStats {
+    /// Requests accepted by aio_read/aio_write/aio_fsync/lio_listio.
+    pub submitted: u64,
+    /// Requests whose result was published.
+    pub completed: u64,
+    /// Requests submitted to the kernel with io_submit.
+    pub kernel: u64,
+    /// Requests completed inside aio_read/aio_write without blocking.
+    pub inline_: u64,
+    /// Requests that waited for readiness with IOCB_CMD_POLL.
+    pub poll: u64,
+    /// Requests served by a kaio thread.
+    pub thread: u64,
+    /// Times a request waited because the kernel ring was full.
+    pub ring_full: u64,
+    /// Requests served by threads because io_setup failed.
+    pub no_context: u64,
+    /// Requests cancelled by aio_cancel.
+    pub cancelled: u64,
+    /// Notifications sent.
+    pub notifications: u64,
+    /// Completions read from the user-mapped ring without a system call.
+    pub ring_reaped: u64,
+    /// io_getevents system calls made.
+    pub getevents_calls: u64,
+    /// io_submit system calls made.
+    pub io_submit_calls: u64,
+}
+
+/// Fill `*out` with kaio's counters for this process. 0, or -1/EINVAL for
+/// a NULL pointer.
+///
+/// # Safety
+/// `out` must be null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kaio_stats(out: *mut KaioStats) -> c_int {
+    if out.is_null() {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    let c = |n: &str| engine::counter(n.as_bytes()).unwrap_or(0);
+    let s = KaioStats {
+        submitted: c("submitted"),
+        completed: c("completed"),
+        kernel: c("kernel"),
+        inline_: c("inline"),
+        poll: c("poll"),
+        thread: c("thread"),
+        ring_full: c("ring_full"),
+        no_context: c("no_context"),
+        cancelled: c("cancelled"),
+        notifications: c("notifications"),
+        ring_reaped: c("ring_reaped"),
+        getevents_calls: c("getevents_calls"),
+        io_submit_calls: c("io_submit_calls"),
+    };
+    // SAFETY: caller's contract.
+    unsafe { *out = s };
+    0
 }

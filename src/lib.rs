@@ -11,4 +11,5 @@
 pub mod abi;
 mod engine;
 pub mod ffi;
+mod passthrough;
 mod sys;

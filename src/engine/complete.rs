@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::notify::Notify;
 use super::stats::{self, STATS};
-use super::{barrier, fdtable, lio, reaper};
+use super::{barrier, done, fdtable, lio, reaper};
 use crate::abi::{AioCb, flags};
 use crate::sys;
 
@@ -58,7 +58,9 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     c.return_value.store(ret, Ordering::Relaxed);
     c.error_code.store(err, Ordering::Release);
     stats::bump(&STATS.completed);
-    // From here on, `cb` belongs to the caller again.
+    // From here on, `cb` belongs to the caller again (or to whoever calls
+    // aio_waitcomplete, for an enrolled request).
+    done::completed(cb, f & flags::ENROLLED != 0);
     if !group.is_null() {
         // SAFETY: a group outlives its members' completions (lio.rs).
         unsafe { lio::member_done(group.cast(), err != 0, mode) };

@@ -11,6 +11,10 @@ pub struct Config {
     pub threads: u32,
     /// `KAIO_SHOW_STATS=1`: print the counters to stderr at exit.
     pub show_stats: bool,
+    /// `KAIO_VERBOSE=1`: say why requests leave the fast path.
+    pub verbose: bool,
+    /// `KAIO_DISABLE=1`: forward every call to glibc.
+    pub disable: bool,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -27,9 +31,7 @@ fn env_u32(name: &str, min: u32, max: u32) -> Option<u32> {
 }
 
 fn warn(name: &str) {
-    let msg = format!("kaio: ignoring invalid {name}\n");
-    // SAFETY: writing a valid buffer to stderr.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    super::warn(&format!("kaio: ignoring invalid {name}\n"));
 }
 
 fn cpus() -> u32 {
@@ -42,6 +44,8 @@ pub fn get() -> &'static Config {
             max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
             threads: env_u32("KAIO_THREADS", 1, 1024).unwrap_or(2 * cpus()),
             show_stats: env_u32("KAIO_SHOW_STATS", 0, 1).unwrap_or(0) == 1,
+            verbose: env_u32("KAIO_VERBOSE", 0, 1).unwrap_or(0) == 1,
+            disable: env_u32("KAIO_DISABLE", 0, 1).unwrap_or(0) == 1,
         };
         if c.show_stats {
             super::stats::print_at_exit();

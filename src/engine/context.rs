@@ -51,7 +51,10 @@ pub fn get_or_create() -> Option<u64> {
                 }
                 STATE.store(READY, Ordering::Release);
             }
-            Err(_) => STATE.store(UNAVAILABLE, Ordering::Release),
+            Err(e) => {
+                STATE.store(UNAVAILABLE, Ordering::Release);
+                super::verbose::say(super::verbose::Reason::NoContext(e), -1);
+            }
         }
     }
     INIT_LOCK.unlock();

@@ -28,6 +28,7 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) {
     {
         fdtable::inc(c.aio_fildes);
     }
+    super::verbose::say(super::verbose::Reason::NoNonblocking, c.aio_fildes);
     let task = Task(cb, op);
     // SAFETY: sigset operations on local sets: the thread starts with every
     // signal blocked; the caller's mask is restored.

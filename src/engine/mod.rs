@@ -9,8 +9,10 @@ mod complete;
 mod config;
 mod context;
 mod dedicated;
+mod done;
 mod fdtable;
 mod fork;
+mod iov;
 mod lane;
 mod lio;
 mod lock;
@@ -22,6 +24,7 @@ mod reaper;
 pub mod stats;
 mod stream;
 mod submit;
+mod verbose;
 mod wait;
 
 use core::sync::atomic::Ordering;
@@ -130,4 +133,25 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: *const SigEvent) -> Re
 /// A counter by name (see `stats`).
 pub fn counter(name: &[u8]) -> Option<u64> {
     stats::STATS.by_name(name)
+}
+
+/// `aio_waitcomplete`.
+pub fn wait_any(timeout: Option<&libc::timespec>) -> Result<(*mut AioCb, isize), Errno> {
+    done::wait_any(timeout)
+}
+
+/// `kaio_completion_fd`.
+pub fn completion_fd() -> Result<i32, Errno> {
+    done::completion_fd()
+}
+
+/// Whether `KAIO_DISABLE=1` asks to forward everything to glibc.
+pub fn disabled() -> bool {
+    config::get().disable
+}
+
+/// One line on stderr (raw write: usable at any time).
+pub fn warn(msg: &str) {
+    // SAFETY: writing a valid buffer to stderr.
+    let _ = unsafe { crate::sys::write(2, msg.as_ptr(), msg.len()) };
 }

@@ -23,6 +23,10 @@ pub unsafe fn push(cb: *mut AioCb) {
     // SAFETY: kaio owns the private fields while in progress.
     unsafe { (*cb).flags.fetch_or(flags::QUEUED, Ordering::SeqCst) };
     stats::bump(&STATS.ring_full);
+    // SAFETY: as above.
+    super::verbose::say(super::verbose::Reason::RingFull, unsafe {
+        (*cb).aio_fildes
+    });
     // Someone must flush the queue even if nobody calls into kaio.
     reaper::work_begin();
     QUEUE.get_or_init(SegQueue::new).push(cb as usize);

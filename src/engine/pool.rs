@@ -14,7 +14,7 @@ use crossbeam_queue::SegQueue;
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
 use super::submit::Op;
-use super::{config, lane, reap};
+use super::{config, iov, lane, reap};
 use crate::abi::{AioCb, flags};
 use crate::sys;
 
@@ -135,36 +135,43 @@ pub unsafe fn run(cb: *mut AioCb, op: Op) {
 
 /// The blocking system call(s) for a request; `-errno` on error.
 pub fn blocking_io(c: &AioCb, op: Op) -> i64 {
-    let (fd, buf, len, off) = (
-        c.aio_fildes,
-        c.aio_buf as *mut u8,
-        c.aio_nbytes,
-        c.aio_offset,
-    );
-    let mut done = c.progress.load(Ordering::Relaxed);
+    let fd = c.aio_fildes;
+    if let Op::Fsync { data_only } = op {
+        loop {
+            match sys::fsync(fd, data_only) {
+                Err(libc::EINTR) => continue,
+                Ok(_) => return 0,
+                Err(e) => return -(e as i64),
+            }
+        }
+    }
+    let len = iov::total(c, op);
+    let mut done = c.progress.load(Ordering::Relaxed).min(len);
+    let mut seekable = true;
     loop {
-        let rest = len - done.min(len);
-        let at = off.saturating_add(done as i64);
-        // SAFETY: the caller promised `buf` valid for `len` bytes for the
-        // life of the request (the kernel checks it: EFAULT).
+        let iovs = iov::rest(c, op, done);
+        let at = if seekable {
+            c.aio_offset.saturating_add(done as i64)
+        } else {
+            -1
+        };
+        // SAFETY: the caller promised the buffers valid for the life of the
+        // request (the kernel checks them: EFAULT).
         let r = unsafe {
-            match op {
-                Op::Read => match sys::pread(fd, buf.add(done), rest, at) {
-                    Err(libc::ESPIPE) => sys::read(fd, buf.add(done), rest),
-                    r => r,
-                },
-                Op::Write => match sys::pwrite(fd, buf.add(done), rest, at) {
-                    Err(libc::ESPIPE) => sys::write(fd, buf.add(done), rest),
-                    r => r,
-                },
-                Op::Fsync { data_only } => sys::fsync(fd, data_only),
+            if op.is_read() {
+                sys::preadv2(fd, iovs.as_slice(), at, 0)
+            } else {
+                sys::pwritev2(fd, iovs.as_slice(), at, 0)
             }
         };
         match r {
             Err(libc::EINTR) => continue,
+            // Not seekable (a pipe or socket without a kernel context):
+            // read(2)/write(2) semantics, as glibc falls back to them.
+            Err(libc::ESPIPE) if seekable => seekable = false,
             // A regular file: a short read means end of file; a short
             // write continues (write(2) on a blocking fd would).
-            Ok(n) if op == Op::Write && n > 0 && done + n < len => done += n,
+            Ok(n) if op.is_write() && n > 0 && done + n < len => done += n,
             Ok(n) => return (done + n) as i64,
             // Some bytes moved before the error: report them, as write(2).
             Err(_) if done > 0 => return done as i64,

@@ -44,6 +44,7 @@ counters! {
     getevents_calls: "io_getevents system calls made.",
     notifications: "Notifications sent (signals queued, threads started).",
     lio_batches: "lio_listio calls.",
+    waitcomplete_overflow: "Completions aio_waitcomplete could not be told of (over 65536 unreaped).",
 }
 
 pub fn bump(c: &AtomicU64) {

@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering;
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{context, dedicated, lane, overflow, reap, reaper};
+use super::{context, dedicated, iov, lane, overflow, reap, reaper};
 use crate::abi::{AioCb, flags};
 use crate::sys::{self, IOCB_CMD_POLL, Iocb};
 
@@ -25,38 +25,41 @@ pub enum Attempt {
 
 /// Try the rest of `c`'s transfer once, without blocking.
 pub fn try_once(c: &AioCb, op: Op) -> Attempt {
+    if matches!(op, Op::Fsync { .. }) {
+        return Attempt::Unsupported;
+    }
     let f = c.flags.load(Ordering::Relaxed);
     let stream = f & flags::STREAM != 0;
-    let (fd, buf, len) = (c.aio_fildes, c.aio_buf as *mut u8, c.aio_nbytes);
+    let fd = c.aio_fildes;
+    let len = iov::total(c, op);
     let done = c.progress.load(Ordering::Relaxed).min(len);
     let rest = len - done;
+    let iovs = iov::rest(c, op, done);
+    let iovs = iovs.as_slice();
     // Streams ignore offsets (as read/write do); files use theirs.
     let off = if stream {
         -1
     } else {
         c.aio_offset.saturating_add(done as i64)
     };
-    // SAFETY: the caller promised `buf` valid for `len` bytes for the life
-    // of the request (the kernel checks it and says EFAULT).
+    // SAFETY: the caller promised the buffers valid for the life of the
+    // request (the kernel checks them and says EFAULT).
     let r = unsafe {
-        match op {
-            Op::Read => sys::preadv2(fd, buf.add(done), rest, off, libc::RWF_NOWAIT),
-            Op::Write if f & flags::SOCKET != 0 => sys::send(
-                fd,
-                buf.add(done),
-                rest,
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-            ),
-            Op::Write if stream => write_no_sigpipe(fd, buf.add(done), rest),
-            Op::Write => sys::pwritev2(fd, buf.add(done), rest, off, libc::RWF_NOWAIT),
-            Op::Fsync { .. } => return Attempt::Unsupported,
+        if op.is_read() {
+            sys::preadv2(fd, iovs, off, libc::RWF_NOWAIT)
+        } else if f & flags::SOCKET != 0 {
+            sys::sendmsg(fd, iovs, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+        } else if stream {
+            write_no_sigpipe(fd, iovs)
+        } else {
+            sys::pwritev2(fd, iovs, off, libc::RWF_NOWAIT)
         }
     };
     match r {
         // Reads return what there is (a pipe's partial data; 0 at EOF). A
         // short file read from the page cache is only a partial hit: the
         // rest must be read, as a blocking read(2) would.
-        Ok(n) if op == Op::Read && (stream || n == rest || n == 0) => {
+        Ok(n) if op.is_read() && (stream || n == rest || n == 0) => {
             Attempt::Done((done + n) as i64)
         }
         Ok(n) if n == rest => Attempt::Done((done + n) as i64),
@@ -77,8 +80,8 @@ pub fn try_once(c: &AioCb, op: Op) -> Attempt {
 /// blocked, never raise one in the caller either.
 ///
 /// # Safety
-/// `buf` must be readable for `len` bytes.
-unsafe fn write_no_sigpipe(fd: i32, buf: *const u8, len: usize) -> Result<usize, i32> {
+/// Every iovec must describe readable memory.
+unsafe fn write_no_sigpipe(fd: i32, iovs: &[libc::iovec]) -> Result<usize, i32> {
     // SAFETY: sigset operations on local sets; masks of this thread only.
     unsafe {
         let mut pipe_set: libc::sigset_t = core::mem::zeroed();
@@ -89,7 +92,7 @@ unsafe fn write_no_sigpipe(fd: i32, buf: *const u8, len: usize) -> Result<usize,
         libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_set, &mut old);
         libc::sigpending(&mut pending);
         let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let r = sys::pwritev2(fd, buf, len, -1, libc::RWF_NOWAIT);
+        let r = sys::pwritev2(fd, iovs, -1, libc::RWF_NOWAIT);
         if r == Err(libc::EPIPE) && !was_pending {
             let zero = libc::timespec {
                 tv_sec: 0,
@@ -173,6 +176,7 @@ pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
     if first {
         super::fdtable::inc(c.aio_fildes);
         stats::bump(&STATS.poll);
+        super::verbose::say(super::verbose::Reason::NotReady, c.aio_fildes);
     }
     // Readiness is processed by whoever reaps; the reaper must exist for
     // the case where nobody calls into kaio.

@@ -9,10 +9,12 @@ use super::complete::{self, Mode};
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::stream::{self, Attempt};
-use super::{barrier, context, fdtable, lane, overflow, pool, reap, reaper};
+use super::verbose::{self, Reason};
+use super::{barrier, context, done, fdtable, iov, lane, overflow, pool, reap, reaper};
 use crate::abi::{AIO_PRIO_DELTA_MAX, AioCb, flags};
 use crate::sys::{
-    self, Errno, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_PREAD, IOCB_CMD_PWRITE, Iocb,
+    self, Errno, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PWRITE,
+    IOCB_CMD_PWRITEV, Iocb,
 };
 
 /// What a request does.
@@ -20,17 +22,27 @@ use crate::sys::{
 pub enum Op {
     Read,
     Write,
-    Fsync { data_only: bool },
+    /// `aio_readv`: iovecs in `aio_buf`, their count in `aio_nbytes`.
+    Readv,
+    /// `aio_writev`.
+    Writev,
+    Fsync {
+        data_only: bool,
+    },
 }
 
 impl Op {
-    /// The value glibc leaves in `aio_lio_opcode` after submission.
-    fn glibc_opcode(self) -> i32 {
+    /// The value left in `aio_lio_opcode` after submission: glibc's for the
+    /// POSIX operations (it overwrites the field too), the kernel's
+    /// `IOCB_CMD_PREADV`/`PWRITEV` for kaio's vectored extensions.
+    fn recorded_opcode(self) -> i32 {
         match self {
             Op::Read => 0,
             Op::Write => 1,
             Op::Fsync { data_only: true } => 3,
             Op::Fsync { data_only: false } => 4,
+            Op::Readv => 7,
+            Op::Writev => 8,
         }
     }
 
@@ -38,6 +50,8 @@ impl Op {
         match self {
             Op::Read => IOCB_CMD_PREAD,
             Op::Write => IOCB_CMD_PWRITE,
+            Op::Readv => IOCB_CMD_PREADV,
+            Op::Writev => IOCB_CMD_PWRITEV,
             Op::Fsync { data_only: true } => IOCB_CMD_FDSYNC,
             Op::Fsync { data_only: false } => IOCB_CMD_FSYNC,
         }
@@ -49,8 +63,22 @@ impl Op {
             1 => Op::Write,
             3 => Op::Fsync { data_only: true },
             4 => Op::Fsync { data_only: false },
+            7 => Op::Readv,
+            8 => Op::Writev,
             _ => Op::Read,
         }
+    }
+
+    pub fn is_write(self) -> bool {
+        matches!(self, Op::Write | Op::Writev)
+    }
+
+    pub fn is_read(self) -> bool {
+        matches!(self, Op::Read | Op::Readv)
+    }
+
+    pub fn is_vectored(self) -> bool {
+        matches!(self, Op::Readv | Op::Writev)
     }
 }
 
@@ -77,7 +105,7 @@ pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
         }
     };
     super::fork::register();
-    c.aio_lio_opcode = op.glibc_opcode();
+    c.aio_lio_opcode = op.recorded_opcode();
     c.group.store(core::ptr::null_mut(), Ordering::Relaxed);
     c.link.store(core::ptr::null_mut(), Ordering::Relaxed);
     c.progress.store(0, Ordering::Relaxed);
@@ -85,6 +113,10 @@ pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     if !notify.is_none() {
         f |= flags::NOTIFY;
         reaper::work_begin();
+    }
+    if done::enrolling() {
+        f |= flags::ENROLLED;
+        done::enrolled();
     }
     c.flags.store(f, Ordering::Relaxed);
     c.return_value.store(0, Ordering::Relaxed);
@@ -115,7 +147,7 @@ pub unsafe fn track(cb: *mut AioCb, op: Op) {
     let c = unsafe { &*cb };
     let mut f = flags::FD_COUNTED;
     let old = c.flags.load(Ordering::Relaxed);
-    if op == Op::Write && old & flags::STREAM == 0 {
+    if op.is_write() && old & flags::STREAM == 0 {
         f |= flags::WRITE;
         c.parity.store(barrier::write_begin(), Ordering::Relaxed);
     }
@@ -167,8 +199,12 @@ pub unsafe fn kernel_refused(cb: *mut AioCb, op: Op, e: Errno) {
         // SAFETY: forwarded. A full ring with nothing of ours in flight, or
         // a file system without asynchronous fsync: a pool thread does it.
         libc::EAGAIN => unsafe { pool::submit(cb, op) },
-        // SAFETY: as above.
-        libc::EINVAL if fsync => unsafe { pool::submit(cb, op) },
+        libc::EINVAL if fsync => {
+            // SAFETY: still ours.
+            verbose::say(Reason::NoKernelFsync, unsafe { (*cb).aio_fildes });
+            // SAFETY: as above.
+            unsafe { pool::submit(cb, op) }
+        }
         // SAFETY: forwarded; `complete` undoes the bookkeeping.
         _ => unsafe { fail(cb, e) },
     }
@@ -183,9 +219,13 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     let c = unsafe { &*cb };
     // As pread/pwrite (and so glibc): a negative offset is EINVAL, whatever
     // the descriptor (-1 must not mean "the file position" to preadv2).
-    if c.aio_offset < 0 {
+    if c.aio_offset < 0 || (op.is_vectored() && !iov::valid_count(c)) {
         // SAFETY: forwarded.
         return unsafe { fail(cb, libc::EINVAL) };
+    }
+    if op.is_vectored() && c.aio_buf.is_null() && c.aio_nbytes > 0 {
+        // SAFETY: forwarded.
+        return unsafe { fail(cb, libc::EFAULT) };
     }
     let fl = match classify::status_flags(c.aio_fildes) {
         Ok(fl) => fl,
@@ -213,7 +253,7 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
         // SAFETY: forwarded.
         Ok(FdKind::Direct) => unsafe { kernel(cb, op) },
         Ok(FdKind::Buffered { append }) => {
-            if op == Op::Write && append {
+            if op.is_write() && append {
                 // SAFETY: forwarded.
                 unsafe { via_lane(cb, op) };
             } else {
@@ -226,7 +266,7 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
             // A device that took the positioned attempt and gave part of a
             // read: that is what read(2) returns.
             let got = c.progress.load(Ordering::Relaxed);
-            if op == Op::Read && got > 0 {
+            if op.is_read() && got > 0 {
                 stats::bump(&STATS.inline);
                 // SAFETY: completed exactly once, here.
                 unsafe { complete::complete(cb, got as i64, Mode::Normal) };
@@ -246,6 +286,8 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
 /// # Safety
 /// As for [`read_write`].
 unsafe fn to_pool(cb: *mut AioCb, op: Op) {
+    // SAFETY: caller's contract.
+    verbose::say(Reason::CacheMiss, unsafe { (*cb).aio_fildes });
     // SAFETY: forwarded.
     unsafe { track(cb, op) };
     // SAFETY: forwarded.
@@ -315,7 +357,9 @@ pub unsafe fn kernel(cb: *mut AioCb, op: Op) {
     let Some(ctx) = context::get_or_create() else {
         stats::bump(&STATS.no_context);
         // SAFETY: forwarded.
-        unsafe { to_pool(cb, op) };
+        unsafe { track(cb, op) };
+        // SAFETY: forwarded.
+        unsafe { pool::submit(cb, op) };
         return;
     };
     let mut iocb = Iocb::default();

@@ -136,81 +136,54 @@ pub unsafe fn write(fd: i32, buf: *const u8, len: usize) -> Result<usize, Errno>
     check(sc!(libc::SYS_write, fd, buf, len))
 }
 
-/// `pread64`.
-///
-/// # Safety
-/// `buf` must be writable for `len` bytes.
-pub unsafe fn pread(fd: i32, buf: *mut u8, len: usize, off: i64) -> Result<usize, Errno> {
-    check(sc!(libc::SYS_pread64, fd, buf, len, off))
-}
-
-/// `pwrite64`.
-///
-/// # Safety
-/// `buf` must be readable for `len` bytes.
-pub unsafe fn pwrite(fd: i32, buf: *const u8, len: usize, off: i64) -> Result<usize, Errno> {
-    check(sc!(libc::SYS_pwrite64, fd, buf, len, off))
-}
-
-/// `preadv2(fd, [buf], off, flags)`; `off == -1` reads at the file position
+/// `preadv2(fd, iov, off, flags)`; `off == -1` reads at the file position
 /// (the only choice for pipes and sockets).
 ///
 /// # Safety
-/// `buf` must be writable for `len` bytes.
-pub unsafe fn preadv2(
-    fd: i32,
-    buf: *mut u8,
-    len: usize,
-    off: i64,
-    flags: i32,
-) -> Result<usize, Errno> {
-    let iov = libc::iovec {
-        iov_base: buf.cast(),
-        iov_len: len,
-    };
+/// Every iovec must describe writable memory.
+pub unsafe fn preadv2(fd: i32, iov: &[libc::iovec], off: i64, flags: i32) -> Result<usize, Errno> {
     check(sc!(
         libc::SYS_preadv2,
         fd,
-        &iov as *const libc::iovec,
-        1,
+        iov.as_ptr(),
+        iov.len(),
         off,
         0,
         flags
     ))
 }
 
-/// `pwritev2(fd, [buf], off, flags)`.
+/// `pwritev2(fd, iov, off, flags)`.
 ///
 /// # Safety
-/// `buf` must be readable for `len` bytes.
-pub unsafe fn pwritev2(
-    fd: i32,
-    buf: *const u8,
-    len: usize,
-    off: i64,
-    flags: i32,
-) -> Result<usize, Errno> {
-    let iov = libc::iovec {
-        iov_base: buf as *mut libc::c_void,
-        iov_len: len,
-    };
+/// Every iovec must describe readable memory.
+pub unsafe fn pwritev2(fd: i32, iov: &[libc::iovec], off: i64, flags: i32) -> Result<usize, Errno> {
     check(sc!(
         libc::SYS_pwritev2,
         fd,
-        &iov as *const libc::iovec,
-        1,
+        iov.as_ptr(),
+        iov.len(),
         off,
         0,
         flags
     ))
 }
 
-/// `sendto(fd, buf, len, flags, NULL, 0)`.
+/// `sendmsg(fd, {iov}, flags)`.
 ///
 /// # Safety
-/// `buf` must be readable for `len` bytes.
-pub unsafe fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> Result<usize, Errno> {
-    check(sc!(libc::SYS_sendto, fd, buf, len, flags, 0usize, 0usize))
+/// Every iovec must describe readable memory.
+pub unsafe fn sendmsg(fd: i32, iov: &[libc::iovec], flags: i32) -> Result<usize, Errno> {
+    // SAFETY: all-zero is a valid msghdr (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = iov.len();
+    check(sc!(
+        libc::SYS_sendmsg,
+        fd,
+        &msg as *const libc::msghdr,
+        flags
+    ))
 }
 
 /// `fsync` or `fdatasync`.

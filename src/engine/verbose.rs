@@ -1,0 +1,48 @@
+//! `KAIO_VERBOSE=1`: say on stderr, once per reason, why a request left the
+//! fast path (counts are in `KAIO_SHOW_STATS`).
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::config;
+
+/// Why a request took a slower path.
+#[derive(Clone, Copy)]
+pub enum Reason {
+    CacheMiss,
+    NotReady,
+    NoNonblocking,
+    NoContext(i32),
+    RingFull,
+    NoKernelFsync,
+}
+
+static SAID: [AtomicBool; 6] = [const { AtomicBool::new(false) }; 6];
+
+fn text(r: Reason) -> (usize, String) {
+    match r {
+        Reason::CacheMiss => (0, "a buffered request missed the page cache (RWF_NOWAIT said EAGAIN): served by kaio's thread pool".into()),
+        Reason::NotReady => (1, "a pipe/socket/tty was not ready: waiting for readiness with IOCB_CMD_POLL".into()),
+        Reason::NoNonblocking => {
+            (2, "a descriptor does not support non-blocking I/O: served by a thread of its own".into())
+        }
+        Reason::NoContext(e) => (
+            3,
+            format!("io_setup failed (errno {e}; see /proc/sys/fs/aio-max-nr): every request goes to threads"),
+        ),
+        Reason::RingFull => (4, "the kernel AIO ring is full: requests wait in kaio's queue (KAIO_MAX_EVENTS)".into()),
+        Reason::NoKernelFsync => (5, "the kernel has no asynchronous fsync here: served by kaio's thread pool".into()),
+    }
+}
+
+/// Explain `r` on stderr if `KAIO_VERBOSE=1`, the first time it happens.
+/// Ordinary thread context only.
+pub fn say(r: Reason, fd: i32) {
+    if !config::get().verbose {
+        return;
+    }
+    let (i, what) = text(r);
+    if SAID.get(i).is_some_and(|s| s.swap(true, Ordering::Relaxed)) {
+        return;
+    }
+    super::warn(&format!("kaio: fd {fd}: {what} (said once)\n"));
+}
