@@ -69,7 +69,8 @@ pub struct AioCb {
     _reserved: [u8; 16],
 }
 
-/// Bits of [`AioCb::flags`], valid while the request is in progress.
+/// Bits of the aiocb's private flags word, valid while the request is in
+/// progress.
 pub mod flags {
     /// The request is (or was) in the kernel's hands.
     pub const KERNEL: u32 = 1 << 0;

@@ -2,7 +2,7 @@
 //! so that a preloaded libkaio interposes both `aio_read@GLIBC_2.34` and
 //! `@GLIBC_2.2.5`, and the `kaio_*` extensions declared in `kaio.h`.
 //! This layer only checks pointers, converts `Result` to `-1` + `errno` (in
-//! [`c_result`]) and calls the engine — or glibc, under `KAIO_DISABLE=1`.
+//! `c_result`) and calls the engine — or glibc, under `KAIO_DISABLE=1`.
 
 use core::ffi::{CStr, c_char, c_int};
 

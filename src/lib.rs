@@ -4,11 +4,16 @@
 //!
 //! Layers: [`ffi`] holds every `extern "C"` export and turns errors into
 //! `-1` + `errno`; `engine` does the work; `sys` is the only module that
-//! makes system calls.
+//! makes system calls. [`abi`] is glibc's `struct aiocb`; [`api`] is a safe
+//! Rust view of kaio's extensions.
+//!
+//! Most users never see this crate: they preload or link `libkaio.so` and
+//! keep calling `aio_read` from C (see the README and `man 7 kaio`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod abi;
+pub mod api;
 mod engine;
 pub mod ffi;
 mod passthrough;
