@@ -59,6 +59,11 @@ pub fn try_reap() {
     let Some(ctx) = context::current() else {
         return;
     };
+    // Nothing in the ring: no lock, no write to shared memory (fio polls
+    // every in-flight request with aio_error in a loop).
+    if ring_is_empty(ctx) {
+        return;
+    }
     if try_lock() {
         drain(ctx, Mode::SignalSafe);
         REAP_LOCK.store(false, Ordering::Release);
@@ -111,6 +116,24 @@ fn refill(ctx: u64, mode: Mode) {
         Mode::Normal => overflow::flush(ctx),
         Mode::SignalSafe => reaper::push(reaper::Job::Flush),
     }
+}
+
+/// Whether the user-mapped ring holds no completion (false if it cannot be
+/// read, so the caller asks the kernel).
+fn ring_is_empty(ctx: u64) -> bool {
+    if context::ring_entries() == 0 {
+        return false;
+    }
+    let ring = ctx as *mut AioRingHeader;
+    // SAFETY: the live ring mapping (context.rs); head and tail are aligned
+    // u32 fields the kernel updates concurrently: read them as atomics.
+    let (head, tail) = unsafe {
+        (
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).head)).load(Ordering::Relaxed),
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).tail)).load(Ordering::Acquire),
+        )
+    };
+    head == tail
 }
 
 /// Copy up to `out.len()` events out of the user-mapped ring and give their
