@@ -44,9 +44,7 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
         Notify::None
     };
     let group = c.group.load(Ordering::Relaxed);
-    if f & flags::WRITE != 0 {
-        barrier::write_done(c.parity.load(Ordering::Relaxed), mode);
-    }
+    let parity = c.parity.load(Ordering::Relaxed);
     if f & flags::FD_COUNTED != 0 {
         fdtable::dec(c.aio_fildes);
     }
@@ -61,6 +59,11 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     // From here on, `cb` belongs to the caller again (or to whoever calls
     // aio_waitcomplete, for an enrolled request).
     done::completed(cb, f & flags::ENROLLED != 0);
+    // Only now may an fsync waiting for this write go ahead: whoever sees
+    // the fsync complete must see this write complete too.
+    if f & flags::WRITE != 0 {
+        barrier::write_done(parity, mode);
+    }
     if !group.is_null() {
         // SAFETY: a group outlives its members' completions (lio.rs).
         unsafe { lio::member_done(group.cast(), err != 0, mode) };

@@ -139,6 +139,12 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
             // SAFETY: prepared request, kaio's private field.
             unsafe { (*cb).group.store(group.cast(), Ordering::Relaxed) };
         }
+        // SAFETY: caller's contract.
+        if let Err(e) = submit::validate(unsafe { &*cb }, op) {
+            // SAFETY: prepared, not handed out.
+            unsafe { submit::fail(cb, e) };
+            continue;
+        }
         // O_DIRECT requests are batched into one io_submit; the others take
         // their own path (page cache, poll, pool) one by one.
         // SAFETY: caller's contract.

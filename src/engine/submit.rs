@@ -91,6 +91,10 @@ impl Op {
 pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     // SAFETY: caller's contract.
     let c = unsafe { &mut *cb };
+    // As glibc: a sync request has no priority (it is set to 0, unchecked).
+    if matches!(op, Op::Fsync { .. }) {
+        c.aio_reqprio = 0;
+    }
     let notify = if !(0..=AIO_PRIO_DELTA_MAX).contains(&c.aio_reqprio) {
         Err(libc::EINVAL)
     } else {
@@ -210,6 +214,34 @@ pub unsafe fn kernel_refused(cb: *mut AioCb, op: Op, e: Errno) {
     }
 }
 
+/// Checks the kernel would make differently from pread/pwrite (glibc's
+/// path); their errors complete the request, as glibc reports them.
+pub fn validate(c: &AioCb, op: Op) -> Result<(), Errno> {
+    // A negative offset is EINVAL whatever the descriptor (-1 must not mean
+    // "the file position" to preadv2).
+    if c.aio_offset < 0 || (op.is_vectored() && !iov::valid_count(c)) {
+        return Err(libc::EINVAL);
+    }
+    if op.is_vectored() {
+        return if c.aio_buf.is_null() && c.aio_nbytes > 0 {
+            Err(libc::EFAULT)
+        } else {
+            Ok(())
+        };
+    }
+    // No buffer can be larger than SSIZE_MAX: pread(2) says EFAULT where
+    // preadv2 and io_submit would say EINVAL. Above the kernel's 2 GiB clamp
+    // the whole range is checked as pread(2) does, so a bogus length cannot
+    // become a partial transfer.
+    if c.aio_nbytes > isize::MAX as usize
+        || (c.aio_nbytes > sys::MAX_RW_COUNT
+            && !sys::user_range_ok(c.aio_buf as *const u8, c.aio_nbytes))
+    {
+        return Err(libc::EFAULT);
+    }
+    Ok(())
+}
+
 /// Submit one prepared read or write, on the path its descriptor needs.
 ///
 /// # Safety
@@ -217,15 +249,9 @@ pub unsafe fn kernel_refused(cb: *mut AioCb, op: Op, e: Errno) {
 pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    // As pread/pwrite (and so glibc): a negative offset is EINVAL, whatever
-    // the descriptor (-1 must not mean "the file position" to preadv2).
-    if c.aio_offset < 0 || (op.is_vectored() && !iov::valid_count(c)) {
+    if let Err(e) = validate(c, op) {
         // SAFETY: forwarded.
-        return unsafe { fail(cb, libc::EINVAL) };
-    }
-    if op.is_vectored() && c.aio_buf.is_null() && c.aio_nbytes > 0 {
-        // SAFETY: forwarded.
-        return unsafe { fail(cb, libc::EFAULT) };
+        return unsafe { fail(cb, e) };
     }
     let fl = match classify::status_flags(c.aio_fildes) {
         Ok(fl) => fl,

@@ -186,6 +186,45 @@ pub unsafe fn sendmsg(fd: i32, iov: &[libc::iovec], flags: i32) -> Result<usize,
     ))
 }
 
+/// Largest transfer the kernel does in one call (`MAX_RW_COUNT`).
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+static DEV_NULL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// Whether `[buf, buf + len)` lies in user space, as `read(2)`/`write(2)`
+/// check it before clamping the length (`preadv2` and `io_submit` clamp
+/// first, then check only the clamped range). Asks the kernel: a `write` of
+/// the range to /dev/null checks it and moves nothing.
+pub fn user_range_ok(buf: *const u8, len: usize) -> bool {
+    let mut fd = DEV_NULL.load(core::sync::atomic::Ordering::Relaxed);
+    if fd < 0 {
+        let path = c"/dev/null";
+        // Opening a path we name, read-write, close-on-exec.
+        let r = sc!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC
+        );
+        if r < 0 {
+            return true;
+        }
+        fd = r as i32;
+        if let Err(existing) = DEV_NULL.compare_exchange(
+            -1,
+            fd,
+            core::sync::atomic::Ordering::SeqCst,
+            core::sync::atomic::Ordering::SeqCst,
+        ) {
+            let _ = sc!(libc::SYS_close, fd);
+            fd = existing;
+        }
+    }
+    // write(2) to /dev/null runs access_ok on the whole range and copies
+    // nothing.
+    sc!(libc::SYS_write, fd, buf, len) != -(libc::EFAULT as isize)
+}
+
 /// `fsync` or `fdatasync`.
 pub fn fsync(fd: i32, data_only: bool) -> Result<usize, Errno> {
     if data_only {
