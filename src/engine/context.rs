@@ -45,7 +45,11 @@ pub fn get_or_create() -> Option<u64> {
         match sys::io_setup(nr) {
             Ok(ctx) => {
                 CTX.store(ctx, Ordering::Relaxed);
-                RING_NR.store(check_ring(ctx), Ordering::Relaxed);
+                let ring = check_ring(ctx);
+                RING_NR.store(ring, Ordering::Relaxed);
+                // One iocb slot per event the ring can hold (plus the wake
+                // poll), so the ring fills before the slots run out.
+                super::slots::init(ring.max(nr.saturating_mul(2)) as usize + 64);
                 if let Ok(fd) = sys::eventfd(libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) {
                     WAKE_FD.store(fd, Ordering::Relaxed);
                 }

@@ -6,7 +6,7 @@
 use std::sync::Once;
 
 use super::stats::STATS;
-use super::{barrier, context, done, fdtable, lane, overflow, pool, reap, reaper};
+use super::{barrier, context, done, fdtable, lane, overflow, pool, reap, reaper, slots};
 
 static REGISTERED: Once = Once::new();
 
@@ -17,6 +17,7 @@ extern "C" fn in_child() {
     fdtable::reset_after_fork();
     reaper::reset_after_fork();
     lane::reset_after_fork();
+    slots::reset_after_fork();
     done::reset_after_fork();
     overflow::reset_after_fork();
     pool::reset_after_fork();

@@ -9,7 +9,7 @@ use super::complete::Mode;
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{context, reaper, wait};
+use super::{context, reaper, slots, wait};
 use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
 use crate::sys::{self, Errno, Iocb};
 
@@ -199,21 +199,40 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
     }
 }
 
-/// Submit `n` filled iocbs with as few `io_submit` calls as the kernel allows.
+/// Submit `n` filled iocbs with as few `io_submit` calls as the kernel allows
+/// (each moved into a slot that stays valid until it is reaped).
 ///
 /// # Safety
 /// `iocbs[..n]` were filled by `kernel_iocb` for `members[..n]`.
 unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUNK], n: usize) {
     let mut ptrs: [*mut Iocb; CHUNK] = [core::ptr::null_mut(); CHUNK];
-    for (p, io) in ptrs.iter_mut().zip(iocbs.iter_mut()) {
-        *p = io;
+    let mut slotted = 0;
+    for (p, io) in ptrs.iter_mut().zip(iocbs.iter()).take(n) {
+        match slots::take(*io) {
+            Some(slot) => *p = slot,
+            None => break,
+        }
+        slotted += 1;
     }
+    let refuse = |from: usize, to: usize, e: i32| {
+        for i in from..to {
+            if let Some(&p) = ptrs.get(i)
+                && !p.is_null()
+            {
+                slots::give_back(p);
+            }
+            if let Some(&cb) = members.get(i) {
+                // SAFETY: refused by the kernel, still ours.
+                unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e) };
+            }
+        }
+    };
     let mut start = 0;
-    while start < n {
+    while start < slotted {
         stats::bump(&STATS.io_submit_calls);
-        // SAFETY: iocbs[start..n] are valid and their buffers are the
-        // caller's, valid until completion.
-        let r = unsafe { sys::io_submit(ctx, &ptrs[start..n]) };
+        // SAFETY: the slots hold valid iocbs whose buffers are the caller's,
+        // valid until completion.
+        let r = unsafe { sys::io_submit(ctx, &ptrs[start..slotted]) };
         match r {
             Ok(k) if k > 0 => {
                 stats::add(&STATS.kernel, k as u64);
@@ -225,18 +244,17 @@ unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUN
                     Ok(_) => libc::EAGAIN,
                 };
                 // A full ring refuses the rest too: queue them all at once.
-                let refused = if e == libc::EAGAIN {
-                    &members[start..n]
+                let end = if e == libc::EAGAIN {
+                    slotted
                 } else {
-                    &members[start..=start]
+                    start + 1
                 };
-                for &cb in refused {
-                    // SAFETY: refused by the kernel, still ours.
-                    unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e) };
-                }
-                start += refused.len();
+                refuse(start, end, e);
+                start = end;
             }
         }
     }
+    // No slot left for the rest: the ring is full.
+    refuse(slotted, n, libc::EAGAIN);
     reaper::kick();
 }

@@ -21,6 +21,7 @@ mod overflow;
 mod pool;
 mod reap;
 mod reaper;
+mod slots;
 pub mod stats;
 mod stream;
 mod submit;

@@ -9,9 +9,9 @@ use crossbeam_queue::SegQueue;
 
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{reap, reaper, stream};
+use super::{reap, reaper, slots, stream};
 use crate::abi::{AioCb, flags};
-use crate::sys::{self, Iocb};
+use crate::sys::Iocb;
 
 static QUEUE: OnceLock<SegQueue<usize>> = OnceLock::new();
 
@@ -57,21 +57,19 @@ pub fn flush(ctx: u64) {
             continue;
         }
         let op = Op::recorded(c);
-        let mut iocb: Iocb = if c.flags.load(Ordering::Relaxed) & flags::POLL != 0 {
+        let iocb: Iocb = if c.flags.load(Ordering::Relaxed) & flags::POLL != 0 {
             stream::poll_iocb(cb, op)
         } else {
             submit::fill_iocb(cb, op)
         };
         reap::kernel_enter();
-        let list = [&mut iocb as *mut Iocb];
         stats::bump(&STATS.io_submit_calls);
-        // SAFETY: one valid iocb for a request whose buffer stays valid.
-        match unsafe { sys::io_submit(ctx, &list) } {
-            Ok(1) => {
+        match slots::submit_one(ctx, iocb) {
+            Ok(()) => {
                 stats::bump(&STATS.kernel);
                 reaper::work_done();
             }
-            Err(libc::EAGAIN) | Ok(_) => {
+            Err(libc::EAGAIN) => {
                 reap::kernel_refused();
                 c.flags.fetch_or(flags::QUEUED, Ordering::SeqCst);
                 q.push(addr);

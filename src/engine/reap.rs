@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
-use super::{context, overflow, reaper, stream};
+use super::{context, overflow, reaper, slots, stream};
 use crate::abi::{AioCb, flags};
 use crate::sys::{self, AioRingHeader, Errno, IOCB_CMD_POLL, IoEvent, Iocb};
 
@@ -170,6 +170,8 @@ fn read_ring(ctx: u64, nr: u32, out: &mut [IoEvent]) -> usize {
 }
 
 fn process(ev: &IoEvent, mode: Mode) {
+    // The iocb's slot is free again (its content is no longer needed).
+    slots::give_back(ev.obj as *mut Iocb);
     if ev.data == WAKE_TOKEN {
         let mut buf = [0u8; 8];
         // SAFETY: reading 8 bytes into a local; the fd is our nonblocking eventfd.
@@ -254,16 +256,14 @@ fn arm_wake(ctx: u64) {
     if fd < 0 || WAKE_ARMED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let mut iocb = Iocb {
+    let iocb = Iocb {
         aio_data: WAKE_TOKEN,
         aio_lio_opcode: IOCB_CMD_POLL,
         aio_fildes: fd as u32,
         aio_buf: libc::POLLIN as u64,
         ..Iocb::default()
     };
-    let list = [&mut iocb as *mut Iocb];
-    // SAFETY: one valid iocb; a poll has no buffer.
-    if unsafe { sys::io_submit(ctx, &list) } != Ok(1) {
+    if slots::submit_one(ctx, iocb).is_err() {
         WAKE_ARMED.store(false, Ordering::SeqCst);
     }
 }

@@ -181,14 +181,12 @@ pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
     // Readiness is processed by whoever reaps; the reaper must exist for
     // the case where nobody calls into kaio.
     reaper::work_begin();
-    let mut iocb = poll_iocb(cb, op);
+    let iocb = poll_iocb(cb, op);
     reap::kernel_enter();
-    let list = [&mut iocb as *mut Iocb];
     stats::bump(&STATS.io_submit_calls);
-    // SAFETY: one valid poll iocb (no buffer).
-    match unsafe { sys::io_submit(ctx, &list) } {
-        Ok(1) => reaper::kick(),
-        Err(libc::EAGAIN) | Ok(_) => {
+    match super::slots::submit_one(ctx, iocb) {
+        Ok(()) => reaper::kick(),
+        Err(libc::EAGAIN) => {
             reap::kernel_refused();
             // SAFETY: refused: still ours.
             unsafe { overflow::push(cb) };

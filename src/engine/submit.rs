@@ -10,7 +10,7 @@ use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::stream::{self, Attempt};
 use super::verbose::{self, Reason};
-use super::{barrier, context, done, fdtable, iov, lane, overflow, pool, reap, reaper};
+use super::{barrier, context, done, fdtable, iov, lane, overflow, pool, reap, reaper, slots};
 use crate::abi::{AIO_PRIO_DELTA_MAX, AioCb, flags};
 use crate::sys::{
     self, Errno, IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PWRITE,
@@ -391,17 +391,13 @@ pub unsafe fn kernel(cb: *mut AioCb, op: Op) {
     let mut iocb = Iocb::default();
     // SAFETY: forwarded.
     unsafe { kernel_iocb(cb, op, &mut iocb) };
-    let list = [&mut iocb as *mut Iocb];
     stats::bump(&STATS.io_submit_calls);
-    // SAFETY: one valid iocb whose buffer the caller keeps valid.
-    match unsafe { sys::io_submit(ctx, &list) } {
-        Ok(1) => {
+    match slots::submit_one(ctx, iocb) {
+        Ok(()) => {
             stats::bump(&STATS.kernel);
             // The request may already be complete: read nothing from `cb`.
             reaper::kick();
         }
-        // SAFETY: refused, still ours.
-        Ok(_) => unsafe { kernel_refused(cb, op, libc::EAGAIN) },
         // SAFETY: refused, still ours.
         Err(e) => unsafe { kernel_refused(cb, op, e) },
     }
