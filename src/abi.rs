@@ -82,7 +82,7 @@ pub mod flags {
     pub const NOTIFY: u32 = 1 << 3;
     /// The request runs on a kaio thread.
     pub const THREAD: u32 = 1 << 4;
-    /// Counted in the per-fd in-flight table.
+    /// Counted in the per-fd in-flight table (from acceptance to publication).
     pub const FD_COUNTED: u32 = 1 << 5;
     /// Waiting for readiness with the kernel's `IOCB_CMD_POLL`.
     pub const POLL: u32 = 1 << 6;
@@ -99,6 +99,8 @@ pub mod flags {
     pub const STREAM: u32 = 1 << 11;
     /// Reported to `aio_waitcomplete` when it completes.
     pub const ENROLLED: u32 = 1 << 12;
+    /// Has waited for readiness at least once (counted once in the stats).
+    pub const POLLED: u32 = 1 << 13;
 }
 
 // The layout must be glibc's, byte for byte.

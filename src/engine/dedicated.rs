@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{fdtable, lane, pool, reap};
+use super::{lane, pool, reap};
 use crate::abi::{AioCb, flags};
 
 struct Task(*mut AioCb, Op);
@@ -21,13 +21,7 @@ unsafe impl Send for Task {}
 pub unsafe fn start(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    if c.flags
-        .fetch_or(flags::THREAD | flags::FD_COUNTED, Ordering::SeqCst)
-        & flags::FD_COUNTED
-        == 0
-    {
-        fdtable::inc(c.aio_fildes);
-    }
+    c.flags.fetch_or(flags::THREAD, Ordering::SeqCst);
     super::verbose::say(super::verbose::Reason::NoNonblocking, c.aio_fildes);
     let task = Task(cb, op);
     // SAFETY: sigset operations on local sets: the thread starts with every

@@ -170,11 +170,10 @@ pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
     let c = unsafe { &*cb };
     let first = c
         .flags
-        .fetch_or(flags::POLL | flags::FD_COUNTED, Ordering::SeqCst)
-        & flags::FD_COUNTED
+        .fetch_or(flags::POLL | flags::POLLED, Ordering::SeqCst)
+        & flags::POLLED
         == 0;
     if first {
-        super::fdtable::inc(c.aio_fildes);
         stats::bump(&STATS.poll);
         super::verbose::say(super::verbose::Reason::NotReady, c.aio_fildes);
     }

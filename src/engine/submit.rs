@@ -122,6 +122,9 @@ pub unsafe fn prepare(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
         f |= flags::ENROLLED;
         done::enrolled();
     }
+    // In progress from now until published: aio_cancel(fd, NULL) must see it.
+    f |= flags::FD_COUNTED;
+    fdtable::inc(c.aio_fildes);
     c.flags.store(f, Ordering::Relaxed);
     c.return_value.store(0, Ordering::Relaxed);
     c.error_code.store(libc::EINPROGRESS, Ordering::Release);
@@ -141,22 +144,18 @@ pub unsafe fn fail(cb: *mut AioCb, e: Errno) {
     reap::kick_leader();
 }
 
-/// Bookkeeping of a request that leaves the caller's thread: the per-fd
-/// count (for `aio_cancel`) and, for file writes, the fsync barrier.
+/// Bookkeeping of a request that leaves the caller's thread: a file write
+/// enters the fsync barrier.
 ///
 /// # Safety
 /// `cb` is prepared and owned by kaio.
 pub unsafe fn track(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    let mut f = flags::FD_COUNTED;
-    let old = c.flags.load(Ordering::Relaxed);
-    if op.is_write() && old & flags::STREAM == 0 {
-        f |= flags::WRITE;
+    let f = c.flags.load(Ordering::Relaxed);
+    if op.is_write() && f & (flags::STREAM | flags::WRITE) == 0 {
         c.parity.store(barrier::write_begin(), Ordering::Relaxed);
-    }
-    if c.flags.fetch_or(f, Ordering::SeqCst) & flags::FD_COUNTED == 0 {
-        fdtable::inc(c.aio_fildes);
+        c.flags.fetch_or(flags::WRITE, Ordering::SeqCst);
     }
 }
 
