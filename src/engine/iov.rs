@@ -85,3 +85,66 @@ pub fn rest(c: &AioCb, op: Op, done: usize) -> Rest<'_> {
     }
     Rest::Trimmed(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cb_with(buf: *mut u8, nbytes: usize) -> Box<AioCb> {
+        // SAFETY: an all-zero aiocb is what C callers get from memset.
+        let mut c: Box<AioCb> = Box::new(unsafe { core::mem::zeroed() });
+        c.aio_buf = buf.cast();
+        c.aio_nbytes = nbytes;
+        c
+    }
+
+    #[test]
+    fn flat_rest_skips_what_was_done() {
+        let mut data = [0u8; 100];
+        let c = cb_with(data.as_mut_ptr(), 100);
+        assert_eq!(total(&c, Op::Read), 100);
+        let r = rest(&c, Op::Read, 30);
+        let v = r.as_slice();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].iov_len, 70);
+        assert_eq!(v[0].iov_base as usize, data.as_ptr() as usize + 30);
+    }
+
+    #[test]
+    fn vectored_rest_trims_across_iovecs() {
+        let mut a = [0u8; 10];
+        let mut b = [0u8; 20];
+        let mut c3 = [0u8; 5];
+        let iovs = [
+            libc::iovec {
+                iov_base: a.as_mut_ptr().cast(),
+                iov_len: 10,
+            },
+            libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: 20,
+            },
+            libc::iovec {
+                iov_base: c3.as_mut_ptr().cast(),
+                iov_len: 5,
+            },
+        ];
+        let c = cb_with(iovs.as_ptr() as *mut u8, 3);
+        assert_eq!(total(&c, Op::Readv), 35);
+        assert_eq!(rest(&c, Op::Readv, 0).as_slice().len(), 3);
+        let r = rest(&c, Op::Readv, 14);
+        let v = r.as_slice();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].iov_len, 16);
+        assert_eq!(v[0].iov_base as usize, b.as_ptr() as usize + 4);
+        assert_eq!(v[1].iov_len, 5);
+        assert!(rest(&c, Op::Readv, 35).as_slice().is_empty());
+    }
+
+    #[test]
+    fn vectored_count_is_bounded() {
+        let c = cb_with(core::ptr::null_mut(), IOV_MAX + 1);
+        assert!(!valid_count(&c));
+        assert_eq!(total(&c, Op::Writev), 0);
+    }
+}

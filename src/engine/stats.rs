@@ -117,3 +117,33 @@ pub fn print_at_exit() {
     // SAFETY: registering a handler that only reads atomics and writes(2).
     unsafe { libc::atexit(print_stats) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_without_allocation() {
+        let mut out = Out {
+            buf: [0; 2048],
+            len: 0,
+        };
+        for v in [0, 7, 10, 1234567890, u64::MAX] {
+            out.number(v);
+            out.push(b" ");
+        }
+        let (text, _) = out.buf.split_at(out.len);
+        assert_eq!(text, b"0 7 10 1234567890 18446744073709551615 ");
+    }
+
+    #[test]
+    fn every_counter_has_a_name() {
+        let mut names = Vec::new();
+        STATS.each(|n, _| names.push(n.to_string()));
+        for n in &names {
+            assert!(STATS.by_name(n.as_bytes()).is_some(), "{n}");
+        }
+        assert!(names.iter().any(|n| n == "submitted"));
+        assert_eq!(STATS.by_name(b"no such counter"), None);
+    }
+}
