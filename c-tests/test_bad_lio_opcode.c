@@ -3,7 +3,9 @@
  * either): that entry completes with aio_error EINVAL, aio_return -1 and does
  * nothing; the other entries run normally. LIO_WAIT returns -1/EIO; LIO_NOWAIT
  * returns 0 and the list notification comes once, after every entry, the bad
- * one included. */
+ * one included. An entry with aio_reqprio 21 (out of 0..20) is refused when
+ * queued: aio_error EINVAL, not run; the others run; LIO_WAIT returns -1/EIO,
+ * LIO_NOWAIT -1/EINVAL (glibc reports the failed enqueue's errno). */
 #include "harness.h"
 
 int main(void)
@@ -66,6 +68,32 @@ int main(void)
                 CHECK(s == SIG && si.si_value.sival_int == 100 + (int)i && again < 0, "notification");
             }
         }
+    for (int mode = 0; mode < 2; mode++) {
+        static char b[3][4096];
+        memset(b, 0x11, sizeof b);
+        struct aiocb cb[3];
+        struct aiocb *list[3];
+        for (int k = 0; k < 3; k++) {
+            t_cb(&cb[k], fd, b[k], 4096, (off_t)k * 4096);
+            cb[k].aio_lio_opcode = LIO_READ;
+            list[k] = &cb[k];
+        }
+        cb[1].aio_reqprio = 21;
+        errno = 0;
+        int r = lio_listio(mode ? LIO_NOWAIT : LIO_WAIT, list, 3, NULL);
+        int e = errno;
+        t_wait(&cb[0]);
+        t_wait(&cb[2]);
+        int untouched = 1;
+        for (int k = 0; k < 4096; k++) if (b[1][k] != 0x11) untouched = 0;
+        int good = aio_return(&cb[0]) == 4096 && aio_return(&cb[2]) == 4096 &&
+                   check_pat(b[0], 4096, 0, 73) < 0 && check_pat(b[2], 4096, 8192, 73) < 0;
+        OUT("%s, entry with aio_reqprio 21: lio_listio = %d %s; entry %s, untouched %s; others %s",
+            mode ? "LIO_NOWAIT" : "LIO_WAIT", r, r ? errname(e) : "", errname(aio_error(&cb[1])),
+            untouched ? "yes" : "no", good ? "ok" : "wrong");
+        CHECK(r == -1 && e == (mode ? EINVAL : EIO), "lio_listio %d %s", r, errname(e));
+        CHECK(aio_error(&cb[1]) == EINVAL && untouched && good, "entries");
+    }
     close(fd);
     unlink(path);
     return t_done();

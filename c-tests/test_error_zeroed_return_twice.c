@@ -1,6 +1,7 @@
 /* aio_error on a zeroed aiocb that was never submitted returns 0 (a plain
- * load of the status). aio_return called twice on a finished request returns
- * the same value both times: for a successful read and for a failed one. */
+ * load of the status), and so does aio_return on it. aio_return called twice
+ * on a finished request returns the same value both times: for a successful
+ * read and for a failed one. */
 #include "harness.h"
 
 int main(void)
@@ -10,6 +11,11 @@ int main(void)
     memset(&z, 0, sizeof z);
     OUT("aio_error(zeroed, never submitted) = %s", errname(aio_error(&z)));
     CHECK(aio_error(&z) == 0, "not 0");
+    /* aio_return on it is a plain load too: 0, twice, and aio_error stays 0. */
+    ssize_t z1 = aio_return(&z), z2 = aio_return(&z);
+    OUT("aio_return(zeroed, never submitted) = %zd, again = %zd, aio_error = %s", z1, z2,
+        errname(aio_error(&z)));
+    CHECK(z1 == 0 && z2 == 0 && aio_error(&z) == 0, "zeroed aio_return");
 
     const char *path = t_make_file(0, "return_twice", 8192, 25);
     int fd = open(path, O_RDONLY);

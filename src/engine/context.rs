@@ -82,6 +82,8 @@ fn check_ring(ctx: u64) -> u32 {
     };
     let len = (32 + nr as usize * 32).next_multiple_of(4096);
     let _ = sys::madvise(ctx as usize, len, libc::MADV_DONTFORK);
+    // The kernel fills the ring: valgrind must not call it uninitialised.
+    sys::mark_defined(ctx as usize, len);
     if magic == AIO_RING_MAGIC && incompat == 0 && hdr == 32 && nr > 0 {
         nr
     } else {

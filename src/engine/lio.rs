@@ -9,7 +9,7 @@ use super::complete::Mode;
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{context, reaper, slots, wait};
+use super::{barrier, context, reaper, slots, wait};
 use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
 use crate::sys::{self, Errno, Iocb};
 
@@ -102,20 +102,28 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
             continue;
         }
         // SAFETY: caller's contract.
-        let op = match unsafe { (*cb).aio_lio_opcode } {
+        // SAFETY: caller's contract.
+        let raw = unsafe { (*cb).aio_lio_opcode };
+        if raw == LIO_NOP {
+            continue;
+        }
+        // As glibc, which keys on the low 7 bits (its internal opcodes):
+        // 0 read, 1 write, 3 fdatasync, 4 fsync.
+        let op = match raw & 127 {
             LIO_READ => Op::Read,
             LIO_WRITE => Op::Write,
-            LIO_NOP => continue,
+            3 => Op::Fsync { data_only: true },
+            4 => Op::Fsync { data_only: false },
             // glibc accepts an unknown opcode and completes the entry with
             // EINVAL; so does kaio (the entry is a failed member).
-            bad => {
+            _ => {
                 // SAFETY: caller's contract.
                 if let Err(e) = unsafe { submit::prepare(cb, Op::Read) } {
                     enqueue_error = Some(e);
                     continue;
                 }
                 // SAFETY: prepared; restore the caller's opcode.
-                unsafe { (*cb).aio_lio_opcode = bad };
+                unsafe { (*cb).aio_lio_opcode = raw };
                 if !group.is_null() {
                     // SAFETY: live group; prepared request.
                     unsafe {
@@ -138,6 +146,11 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
             unsafe { (*group).remaining.fetch_add(1, Ordering::SeqCst) };
             // SAFETY: prepared request, kaio's private field.
             unsafe { (*cb).group.store(group.cast(), Ordering::Relaxed) };
+        }
+        if let Op::Fsync { .. } = op {
+            // SAFETY: prepared; ordered after earlier writes like aio_fsync.
+            unsafe { barrier::fsync(cb) };
+            continue;
         }
         // SAFETY: caller's contract.
         if let Err(e) = submit::validate(unsafe { &*cb }, op) {
