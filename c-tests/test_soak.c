@@ -1,11 +1,20 @@
 /* Data integrity soak. SOAK_THREADS threads (default 8) each keep up to 64
  * requests in flight for SOAK_SECONDS (default 10): aio_read, aio_write,
  * aio_fsync, lio_listio batches (LIO_WAIT and LIO_NOWAIT, with NULL and
- * LIO_NOP entries) on a shared file (one pair of fds used by every thread;
- * each thread owns a disjoint range of its blocks) and on a private file,
- * through a buffered and an O_DIRECT fd each; aio_read of a pipe fed by a
- * writer thread and aio_write of a pipe drained by a reader thread; now and
- * then an aio_cancel of a request in flight.
+ * LIO_NOP entries) on shared files (one fd used by every thread; each
+ * thread owns a disjoint range of its blocks) and private files, each kind
+ * once buffered and once O_DIRECT -- never both on one file while requests
+ * run (with both on one file, a run of an early version got "Page cache
+ * invalidation failure on direct I/O" from the kernel and EIO from a later
+ * fsync; not reproduced since, cause not pinned down); aio_read of a pipe
+ * fed by a writer thread and aio_write of a pipe drained by a reader
+ * thread; under kaio, now and then an aio_cancel of a request or of a whole
+ * private fd. (Not on glibc: its aio_cancel of the first request queued on
+ * an fd while it waits for a free worker thread leaves the requests behind
+ * it queued forever -- __aio_remove_request marks the next one runnable
+ * but never puts it on the run list -- and the soak hangs.) KAIO_MAX_EVENTS
+ * is 32 unless set (the program re-executes itself), so kaio's queue for a
+ * full kernel ring is used.
  *
  * Every 4 KiB block is self-describing (magic, file id, offset, generation,
  * writer, checksum over the rest). The owner never has a write of a block in
@@ -20,11 +29,18 @@
  * notification, after its result is visible, with SI_ASYNCIO; each
  * LIO_NOWAIT list sigevent fires once, after every member is done; an
  * aio_fsync completes after this thread's earlier writes on that fd; no data
- * mismatch, also in a final pass over every file. Under kaio only, a child
+ * mismatch, also in a final pass over every file (read through both a
+ * buffered and an O_DIRECT fd once all I/O stopped). Under kaio only, a child
  * forked mid-run does AIO of its own (glibc's aio hangs in such a child)
- * and the parent loses nothing. The transcript is "soak: ..." lines only;
- * the counts are NOTEs. */
+ * and the parent loses nothing. Also: nothing writes to an aiocb after its
+ * request was reaped; an aio_suspend that times out after 1 s did not miss a
+ * request whose notification had run long before. A call blocked for
+ * SOAK_HANG_SECONDS (20) or requests still in flight 20 s after the end are
+ * reported with their state. The transcript is "soak: ..." lines only; the
+ * counts are NOTEs. */
 #include "harness.h"
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #define BS 4096
@@ -38,14 +54,26 @@
 #define MAGIC 0x4b41494f534f414bull  /* "KAIOSOAK" */
 
 enum { K_READ = 1, K_WRITE, K_FSYNC, K_PREAD, K_PWRITE };
+static const char *const kind_name[] = { "-", "file read", "file write", "fsync", "pipe read", "pipe write" };
+static const char *notify_name(int n)
+{
+    return n == SIGEV_NONE ? "SIGEV_NONE" : n == SIGEV_SIGNAL ? "SIGEV_SIGNAL" : n == SIGEV_THREAD ? "SIGEV_THREAD" : "?";
+}
+/* File kinds: bit 0 O_DIRECT, bit 1 private (else shared by all threads). */
+enum { FS_SHARED_BUF, FS_SHARED_DIO, FS_PRIV_BUF, FS_PRIV_DIO };
 enum { S_FREE, S_INFLIGHT, S_DONE };
+enum { W_LOOP, W_SUBMIT, W_LIO_WAIT, W_LIO_NOWAIT, W_SUSPEND, W_CANCEL, W_FORK, W_REAP };
+static const char *const where_name[] = { "loop", "submit", "lio_listio(LIO_WAIT)",
+    "lio_listio(LIO_NOWAIT)", "aio_suspend", "aio_cancel", "fork", "reap" };
+#define WHERE(t, w) __atomic_store_n(&(t)->where, (w), __ATOMIC_SEQ_CST)
 
 struct slot {
     struct aiocb cb, snap;            /* snap: the aiocb when released */
     unsigned char *buf;
-    int kind, state, file, nblk, blk0, notify, batch, cancelled, consumed;
+    int kind, state, fs, nblk, blk0, notify, batch, cancelled, consumed;
     uint64_t gens[MAXB], seq, order;
     uint64_t nword;                  /* (seq << 8) | notifications seen */
+    double notified_at;              /* when the first notification ran */
     int final_err;
     ssize_t final_ret;
 };
@@ -55,23 +83,28 @@ struct batch {
 };
 struct blk { uint64_t done, issued; int readers, writer, unknown; };
 struct thr {
-    int idx, fd[2][2];               /* fd[file][direct]: file 0 shared, 1 private */
+    int idx, fd[4];                  /* per file kind FS_* */
     uint64_t rng, seqctr, order;
     struct slot s[SLOTS];
     struct batch b[NBATCH];
-    struct blk blk[2][BPT];
+    struct blk blk[4][BPT];
     int fifo[SLOTS], fhead, ftail, preads, pwrites, fsyncs;
     int pa[2], pb[2];                /* pa: writer thread -> aio_read; pb: aio_write -> reader */
     pthread_t pa_thr, pb_thr, thr;
     uint64_t pa_wpos, pa_rpos, pb_wpos, pb_rpos, pb_bad;
     long long sub[8], completed, notif_expected, notif_received;
     long long cancel_res[3], cancel_fd, lio_eintr, lio_wait, lio_nowait;
-    long long data_ok, stuck;
+    long long data_ok, stuck, long_waits, long_timeouts, lost_wakeups;
+    /* For the main thread's hang detector: last loop start (ms), where the
+     * thread is (W_*), the members of the lio_listio in progress. */
+    uint64_t beat_ms;
+    int where, lio_mem[LIOMAX], lio_n, done;
 };
 
 static struct thr *T;
-static int nthreads, seconds, sig_req, fork_done;
-static int shared_fd[2];
+static int nthreads, seconds, sig_req, fork_done, hang_s;
+static pid_t fork_pid;                /* the child while the fork test waits for it */
+static int shared_fd[2];            /* FS_SHARED_BUF, FS_SHARED_DIO */
 static const char *fork_path;
 static double t_start;
 static pthread_attr_t small_attr;
@@ -106,6 +139,10 @@ static uint64_t mix(uint64_t x)
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
+
+/* The file id and first block number of thread ti's blocks in kind fs. */
+static uint32_t fs_fid(int ti, int fs) { return fs < 2 ? (uint32_t)fs : 2 + 2 * (uint32_t)ti + (fs & 1); }
+static uint64_t fs_base(int ti, int fs) { return fs < 2 ? (uint64_t)ti * BPT : 0; }
 
 /* Block `blkno` of file `fid`, generation `gen`: header words 0-4
  * (magic, fid | writer << 32, offset, gen, checksum), then payload. */
@@ -148,7 +185,14 @@ static uint64_t token(int ti, int batch, int idx, uint64_t seq)
     return (uint64_t)ti << 57 | (uint64_t)batch << 56 | (uint64_t)idx << 48 | seq;
 }
 
-static void got_token(uint64_t tok)
+/* In a signal handler, glibc's aio_error is unusable (it takes a mutex the
+ * interrupted thread may hold): read the error word both backends publish. */
+static int err_word(const struct aiocb *cb, int in_signal)
+{
+    return in_signal ? __atomic_load_n(&cb->__error_code, __ATOMIC_ACQUIRE) : aio_error(cb);
+}
+
+static void got_token(uint64_t tok, int in_signal)
 {
     int ti = (int)(tok >> 57), isb = (int)(tok >> 56) & 1, idx = (int)(tok >> 48) & 0xff;
     uint64_t seq = tok & ((1ull << 48) - 1);
@@ -163,11 +207,12 @@ static void got_token(uint64_t tok)
             if (isb) {
                 struct batch *b = &t->b[idx];
                 for (int i = 0; i < b->nmem; i++)
-                    if (aio_error(&t->s[b->mem[i]].cb) == EINPROGRESS) { ADD(n_list_early); break; }
-            } else if (aio_error(&t->s[idx].cb) == EINPROGRESS) {
+                    if (err_word(&t->s[b->mem[i]].cb, in_signal) == EINPROGRESS) { ADD(n_list_early); break; }
+            } else if (err_word(&t->s[idx].cb, in_signal) == EINPROGRESS) {
                 ADD(n_early);
             }
         }
+        if ((w & 0xff) == 0 && !isb) t->s[idx].notified_at = now_s();
         if (__atomic_compare_exchange_n(word, &w, w + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             break;
     }
@@ -180,14 +225,14 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     int e = errno;
     ADD(n_signals);
     if (si->si_code != SI_ASYNCIO) ADD(n_badcode);
-    got_token((uint64_t)(uintptr_t)si->si_value.sival_ptr);
+    got_token((uint64_t)(uintptr_t)si->si_value.sival_ptr, 1);
     errno = e;
 }
 
 static void on_thread(union sigval v)
 {
     ADD(n_threads_run);
-    got_token((uint64_t)(uintptr_t)v.sival_ptr);
+    got_token((uint64_t)(uintptr_t)v.sival_ptr, 0);
 }
 
 static int pick_notify(struct thr *t, struct sigevent *ev, uint64_t tok)
@@ -229,11 +274,11 @@ static int free_slot(struct thr *t)
 static int prep_file(struct thr *t, int i, int write)
 {
     struct slot *s = &t->s[i];
-    int file = rnd(t) & 1, direct = rnd(t) & 1, n = 1 + rnd(t) % MAXB, b0 = -1;
+    int fs = rnd(t) % 4, n = 1 + rnd(t) % MAXB, b0 = -1;
     for (int tries = 0; tries < 4 && b0 < 0; tries++) {
         int c = rnd(t) % (BPT - n + 1), ok = 1;
         for (int k = 0; k < n; k++) {
-            struct blk *b = &t->blk[file][c + k];
+            struct blk *b = &t->blk[fs][c + k];
             if (b->writer || (write && b->readers)) ok = 0;
         }
         if (ok) b0 = c;
@@ -241,11 +286,11 @@ static int prep_file(struct thr *t, int i, int write)
     if (b0 < 0) return 0;
     memset(&s->cb, 0, sizeof s->cb);
     s->kind = write ? K_WRITE : K_READ;
-    s->file = file; s->nblk = n; s->blk0 = b0; s->batch = -1; s->cancelled = 0;
-    uint64_t base = file == 0 ? (uint64_t)t->idx * BPT : 0;
-    uint32_t fid = file == 0 ? 0 : 1 + t->idx;
+    s->fs = fs; s->nblk = n; s->blk0 = b0; s->batch = -1; s->cancelled = 0;
+    uint64_t base = fs_base(t->idx, fs);
+    uint32_t fid = fs_fid(t->idx, fs);
     for (int k = 0; k < n; k++) {
-        struct blk *b = &t->blk[file][b0 + k];
+        struct blk *b = &t->blk[fs][b0 + k];
         if (write) {
             s->gens[k] = ++b->issued;
             b->writer = 1;
@@ -255,7 +300,7 @@ static int prep_file(struct thr *t, int i, int write)
         }
     }
     if (!write) memset(s->buf, 0xA5, (size_t)n * BS);   /* a read that moves nothing fails */
-    s->cb.aio_fildes = t->fd[file][direct];
+    s->cb.aio_fildes = t->fd[fs];
     s->cb.aio_buf = s->buf;
     s->cb.aio_nbytes = (size_t)n * BS;
     s->cb.aio_offset = (off_t)((base + b0) * BS);
@@ -267,7 +312,7 @@ static int prep_file(struct thr *t, int i, int write)
 static void unprep(struct thr *t, struct slot *s)
 {
     for (int k = 0; k < s->nblk; k++) {
-        struct blk *b = &t->blk[s->file][s->blk0 + k];
+        struct blk *b = &t->blk[s->fs][s->blk0 + k];
         if (s->kind == K_WRITE) b->writer = 0; else b->readers--;
     }
     s->kind = 0;
@@ -309,7 +354,7 @@ static void submit_one(struct thr *t)
         if (t->fsyncs) return;
         memset(&s->cb, 0, sizeof s->cb);
         s->kind = K_FSYNC; s->batch = -1; s->cancelled = 0; s->nblk = 0;
-        s->cb.aio_fildes = t->fd[rnd(t) & 1][rnd(t) & 1];
+        s->cb.aio_fildes = t->fd[rnd(t) % 4];
         arm(t, i);
         int op = rnd(t) & 1 ? O_SYNC : O_DSYNC;
         int rc = aio_fsync(op, &s->cb);
@@ -390,8 +435,12 @@ static void submit_lio(struct thr *t)
         levp = rnd(t) % 8 == 0 && b->notify == SIGEV_NONE ? NULL : &lev;
         b->used = 1;
     }
+    memcpy(t->lio_mem, mem, sizeof mem);
+    t->lio_n = n;
+    WHERE(t, wait ? W_LIO_WAIT : W_LIO_NOWAIT);
     int rc = lio_listio(wait ? LIO_WAIT : LIO_NOWAIT, list, nent, levp);
     int e = errno;
+    WHERE(t, W_SUBMIT);
     if (wait) t->lio_wait++; else t->lio_nowait++;
     if (rc == 0 || (wait && e == EINTR)) {
         for (int k = 0; k < n; k++) accepted(t, mem[k]);
@@ -420,15 +469,15 @@ static void submit_lio(struct thr *t)
 /* --- completion ---------------------------------------------------------- */
 static void verify_read(struct thr *t, struct slot *s)
 {
-    uint64_t base = s->file == 0 ? (uint64_t)t->idx * BPT : 0;
-    uint32_t fid = s->file == 0 ? 0 : 1 + t->idx;
+    uint64_t base = fs_base(t->idx, s->fs);
+    uint32_t fid = fs_fid(t->idx, s->fs);
     for (int k = 0; k < s->nblk; k++) {
-        struct blk *b = &t->blk[s->file][s->blk0 + k];
+        struct blk *b = &t->blk[s->fs][s->blk0 + k];
         char why[256];
         int ok = check_block(s->buf + k * BS, fid, base + s->blk0 + k,
                              b->unknown ? UINT64_MAX : b->done, why, sizeof why);
-        TCHECK(ok, "thread %d: %s read (fd %d%s): %s", t->idx, s->file ? "private" : "shared",
-               s->cb.aio_fildes, s->cb.aio_fildes == t->fd[s->file][1] ? " O_DIRECT" : "", why);
+        TCHECK(ok, "thread %d: %s%s read (fd %d): %s", t->idx, s->fs & 2 ? "private" : "shared",
+               s->fs & 1 ? " O_DIRECT" : "", s->cb.aio_fildes, why);
         if (ok) t->data_ok++;
     }
 }
@@ -474,7 +523,7 @@ static void complete(struct thr *t, int i, int e)
                    len, (long long)s->cb.aio_offset, errname(e), r);
         if (ok && s->kind == K_READ) verify_read(t, s);
         for (int k = 0; k < s->nblk; k++) {
-            struct blk *b = &t->blk[s->file][s->blk0 + k];
+            struct blk *b = &t->blk[s->fs][s->blk0 + k];
             if (s->kind == K_READ) { b->readers--; continue; }
             b->writer = 0;
             if (ok) { b->done = s->gens[k]; b->unknown = 0; }
@@ -606,31 +655,57 @@ static void maybe_cancel(struct thr *t)
         cancel_one(t, &t->s[rnd(t) % SLOTS]);
         break;
     case 8:
-        cancel_fd(t, rnd(t) & 1 ? t->pa[0] : t->fd[1][rnd(t) & 1]);
+        cancel_fd(t, rnd(t) & 1 ? t->pa[0] : t->fd[FS_PRIV_BUF + (rnd(t) & 1)]);
         break;
     }
 }
 
+/* Wait for any in-flight request: a short timeout, or (half the time) a
+ * long one; a long wait that times out although a listed request's
+ * notification ran well before the deadline missed a wake-up. */
 static void wait_some(struct thr *t)
 {
     const struct aiocb *list[SLOTS];
-    int n = 0;
+    int idx[SLOTS], n = 0;
     for (int i = 0; i < SLOTS; i++)
-        if (t->s[i].state == S_INFLIGHT) list[n++] = &t->s[i].cb;
-    struct timespec ts = { 0, 20 * 1000 * 1000 };
-    if (n == 0) { ts.tv_nsec = 1000 * 1000; nanosleep(&ts, NULL); return; }
-    if (aio_suspend(list, n, &ts) != 0)
-        TCHECK(errno == EAGAIN || errno == EINTR, "thread %d: aio_suspend: %s", t->idx, errname(errno));
+        if (t->s[i].state == S_INFLIGHT) { idx[n] = i; list[n++] = &t->s[i].cb; }
+    int lng = rnd(t) & 1;
+    struct timespec ts = { lng ? 1 : 0, lng ? 0 : 20 * 1000 * 1000 };
+    if (n == 0) { ts.tv_sec = 0; ts.tv_nsec = 1000 * 1000; nanosleep(&ts, NULL); return; }
+    double deadline = now_s() + ts.tv_sec + ts.tv_nsec / 1e9;
+    t->long_waits += lng;
+    WHERE(t, W_SUSPEND);
+    int rc = aio_suspend(list, n, &ts);
+    WHERE(t, W_LOOP);
+    if (rc == 0) return;
+    TCHECK(errno == EAGAIN || errno == EINTR, "thread %d: aio_suspend: %s", t->idx, errname(errno));
+    if (!lng || errno != EAGAIN) return;
+    t->long_timeouts++;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &t->s[idx[k]];
+        if (s->notify == SIGEV_NONE || (LOAD(s->nword) & 0xff) == 0) continue;
+        double at = s->notified_at;
+        if (at < deadline - 0.1) {
+            t->lost_wakeups++;
+            TCHECK(0, "thread %d: aio_suspend(%d requests, 1 s) timed out, but request %d (kind %d) was "
+                   "complete and notified %.3f s before the deadline", t->idx, n, idx[k], s->kind,
+                   deadline - at);
+            break;
+        }
+    }
 }
 
 /* Under kaio: a child forked while every thread has requests in flight
  * uses AIO at once; the parent goes on. */
 static void fork_child_aio(void)
 {
+    int ready[2];
+    if (pipe(ready) != 0) { TCHECK(0, "pipe: %s", errname(errno)); return; }
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        alarm(20);
+        (void)!write(ready[1], "r", 1);           /* fork() returned in the child */
+        alarm(10);
         static char b1[8192];
         void *d = NULL;
         int ok = posix_memalign(&d, BS, 16 * BS) == 0;
@@ -649,8 +724,20 @@ static void fork_child_aio(void)
         ok = ok && aio_return(&c3) == 100 && check_pat(b1, 100, 99, 77) < 0;
         _exit(ok ? 0 : 1);
     }
+    __atomic_store_n(&fork_pid, pid, __ATOMIC_SEQ_CST);
+    close(ready[1]);
+    /* A child stuck in fork()'s atfork handlers never gets to its alarm. */
+    struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
+    int pr;
+    while ((pr = poll(&pfd, 1, 10000)) < 0 && errno == EINTR) {}
+    char c;
+    int started = pr == 1 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    TCHECK(started, "the child forked mid-soak is stuck inside fork() (atfork child handlers) for 10 s");
+    if (!started) kill(pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    __atomic_store_n(&fork_pid, 0, __ATOMIC_SEQ_CST);
     NOTE("fork in the middle of the soak: child AIO %s (status %#x)",
          WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "FAILED", st);
     TCHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "forked child's AIO failed: status %#x", st);
@@ -696,16 +783,25 @@ static void *soak_thread(void *arg)
     double end = t_start + seconds, next_drop = t_start + 0.5;
     for (;;) {
         double now = now_s();
+        __atomic_store_n(&t->beat_ms, (uint64_t)(now * 1000), __ATOMIC_SEQ_CST);
+        WHERE(t, W_LOOP);
         int busy = 0;
         for (int i = 0; i < SLOTS; i++) busy |= t->s[i].state != S_FREE;
         if (now >= end && !busy) break;
         if (now >= end + 20) {
+            int avail = -1;
+            ioctl(t->pa[0], FIONREAD, &avail);
+            NOTE("thread %d: requests still in flight 20 s after the end; its read pipe holds %d bytes",
+                 t->idx, avail);
             for (int i = 0; i < SLOTS; i++) {
                 struct slot *s = &t->s[i];
                 if (s->state == S_FREE) continue;
-                TCHECK(0, "thread %d slot %d stuck: kind %d state %d aio_error %s notify %d notified %llu batch %d",
-                       t->idx, i, s->kind, s->state, errname(aio_error(&s->cb)), s->notify,
-                       (unsigned long long)(LOAD(s->nword) & 0xff), s->batch);
+                TCHECK(0, "thread %d slot %d stuck: %s (order %llu%s) %s, aio_error %s, %s notified %llu time(s), batch %d",
+                       t->idx, i, kind_name[s->kind], (unsigned long long)s->order,
+                       s->cancelled ? ", cancelled" : "", s->state == S_INFLIGHT ? "in flight" :
+                       s->kind == K_PREAD && !s->consumed ? "done, behind an earlier pipe read" :
+                       "done, waiting for its notification", errname(aio_error(&s->cb)),
+                       notify_name(s->notify), (unsigned long long)(LOAD(s->nword) & 0xff), s->batch);
                 t->stuck++;
             }
             break;
@@ -713,46 +809,69 @@ static void *soak_thread(void *arg)
         if (now < end) {
             if (t->idx == 0 && IS_KAIO && !fork_done && now >= t_start + seconds / 2.0) {
                 fork_done = 1;
+                WHERE(t, W_FORK);
                 fork_child_aio();
             }
+            WHERE(t, W_SUBMIT);
             for (int k = 0; k < 16; k++) {
                 if (rnd(t) % 10 == 0) submit_lio(t); else submit_one(t);
             }
             if (now >= next_drop) {      /* make buffered reads miss the page cache */
-                posix_fadvise(t->fd[1][0], 0, 0, POSIX_FADV_DONTNEED);
-                if (t->idx == 0) posix_fadvise(t->fd[0][0], 0, 0, POSIX_FADV_DONTNEED);
+                posix_fadvise(t->fd[FS_PRIV_BUF], 0, 0, POSIX_FADV_DONTNEED);
+                if (t->idx == 0) posix_fadvise(t->fd[FS_SHARED_BUF], 0, 0, POSIX_FADV_DONTNEED);
                 next_drop = now + 0.5;
             }
         }
         wait_some(t);
+        WHERE(t, W_REAP);
         reap(t);
-        if (now < end) maybe_cancel(t);
+        WHERE(t, W_CANCEL);
+        if (now < end && IS_KAIO) maybe_cancel(t);     /* glibc: see the top comment */
     }
+    __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
 /* --- setup and final pass ------------------------------------------------ */
-static char *make_blocks(int slot, const char *name, uint32_t fid, uint64_t nblocks)
+/* Create path (t_dir()/name.PID) holding generation 0 of nblocks blocks of
+ * file kind fs, opened into *fd (O_DIRECT for the direct kinds). */
+static void make_blocks(char *path, const char *name, int fs, int ti, uint64_t nblocks, int *fd)
 {
-    static char paths[2][512];
-    snprintf(paths[slot], sizeof paths[slot], "%s/%s.%d", t_dir(), name, (int)getpid());
-    int fd = open(paths[slot], O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    CHECK(fd >= 0, "create %s: %s", paths[slot], errname(errno));
+    snprintf(path, 512, "%s/%s.%d", t_dir(), name, (int)getpid());
+    int w = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    CHECK(w >= 0, "create %s: %s", path, errname(errno));
     static unsigned char buf[64 * BS];
     for (uint64_t b = 0; b < nblocks; b += 64) {
         uint64_t n = nblocks - b < 64 ? nblocks - b : 64;
-        for (uint64_t k = 0; k < n; k++) fill_block(buf + k * BS, fid, b + k, 0, 0xffff);
-        CHECK(pwrite(fd, buf, n * BS, (off_t)(b * BS)) == (ssize_t)(n * BS), "setup write");
+        for (uint64_t k = 0; k < n; k++) fill_block(buf + k * BS, fs_fid(ti, fs), b + k, 0, 0xffff);
+        CHECK(pwrite(w, buf, n * BS, (off_t)(b * BS)) == (ssize_t)(n * BS), "setup write");
     }
-    CHECK(fsync(fd) == 0, "fsync");
-    close(fd);
-    return paths[slot];
+    CHECK(fsync(w) == 0, "fsync");
+    close(w);
+    *fd = open(path, fs & 1 ? O_RDWR | O_DIRECT : O_RDWR);
+    CHECK(*fd >= 0, "open %s%s: %s", path, fs & 1 ? " O_DIRECT" : "", errname(errno));
+    if (!(fs & 1)) posix_fadvise(*fd, 0, 0, POSIX_FADV_RANDOM);
 }
 
-/* Read the whole file through fd (lio_listio, LIO_WAIT) and check every
- * block against what its owner last wrote; returns the blocks checked. */
-static long final_pass(int fd, uint32_t fid, uint64_t nblocks)
+static long final_pass(int fd, int fs, int ti, uint64_t nblocks);
+
+/* Check the file both through a buffered and through an O_DIRECT fd. */
+static long final_both(const char *path, int fs, int ti, uint64_t nblocks)
 {
+    int b = open(path, O_RDONLY), d = open(path, O_RDONLY | O_DIRECT);
+    CHECK(b >= 0 && d >= 0, "final pass open %s: %s", path, errname(errno));
+    long ok = b >= 0 && d >= 0 ? final_pass(b, fs, ti, nblocks) + final_pass(d, fs, ti, nblocks) : 0;
+    close(b);
+    close(d);
+    return ok;
+}
+
+/* Read the whole file of kind fs (thread ti's if private) through fd
+ * (lio_listio, LIO_WAIT) and check every block against what its owner last
+ * wrote; returns the blocks found right. */
+static long final_pass(int fd, int fs, int ti, uint64_t nblocks)
+{
+    uint32_t fid = fs_fid(ti, fs);
     enum { N = 8, CH = 16 };
     static unsigned char *mem;
     if (!mem && posix_memalign((void **)&mem, BS, N * CH * BS)) return 0;
@@ -773,17 +892,70 @@ static long final_pass(int fd, uint32_t fid, uint64_t nblocks)
             CHECK(aio_return(&cb[k]) == CH * BS, "final pass read: %zd", aio_return(&cb[k]));
             for (int j = 0; j < CH; j++) {
                 uint64_t blkno = b + (uint64_t)k * CH + j;
-                struct thr *t = &T[fid == 0 ? blkno / BPT : fid - 1];
-                struct blk *bk = &t->blk[fid == 0 ? 0 : 1][blkno % BPT];
+                struct blk *bk = &T[fs < 2 ? blkno / BPT : (uint64_t)ti].blk[fs][blkno % BPT];
                 char why[256];
                 int good = check_block(mem + (k * CH + j) * BS, fid, blkno,
                                        bk->unknown ? UINT64_MAX : bk->done, why, sizeof why);
-                CHECK(good, "final pass (fd %d): %s", fd, why);
+                CHECK(good, "final pass (fd %d, kind %d): %s", fd, fs, why);
                 ok += good;
             }
         }
     }
     return ok;
+}
+
+/* A soak thread blocked in one call for 20 s (its loop never takes longer
+ * than ~1 s plus one request) is reported with its requests; then exit. */
+static void join_or_report(struct thr *t)
+{
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_timedjoin_np(t->thr, NULL, &ts) == 0) return;
+        for (int i = 0; i < nthreads; i++) {
+            struct thr *h = &T[i];
+            uint64_t beat = LOAD(h->beat_ms), now = (uint64_t)(now_s() * 1000);
+            if (LOAD(h->done) || !beat || now - beat < (uint64_t)hang_s * 1000) continue;
+            int w = LOAD(h->where);
+            CHECK(0, "thread %d blocked in %s for %llu s", i, where_name[w],
+                  (unsigned long long)(now - beat) / 1000);
+            if (w == W_FORK) {
+                pid_t c = LOAD(fork_pid);
+                NOTE("  %s", c > 0 ? "fork() returned; waiting for the child" : "inside fork()");
+                if (c > 0) {
+                    char cmd[128];
+                    snprintf(cmd, sizeof cmd, "cat /proc/%d/task/*/wchan /proc/%d/status 2>&1 | "
+                             "grep -v '^[A-Z][a-z]*_' | head -12 | sed 's/^/#   child: /'", (int)c, (int)c);
+                    fflush(stdout);
+                    (void)!system(cmd);
+                }
+            }
+            if (w == W_LIO_WAIT || w == W_LIO_NOWAIT)
+                for (int k = 0; k < h->lio_n; k++) {
+                    struct slot *s = &h->s[h->lio_mem[k]];
+                    NOTE("  lio member %d: slot %d %s fd %d offset %lld len %zu aio_error %s %s",
+                         k, h->lio_mem[k], kind_name[s->kind], s->cb.aio_fildes, (long long)s->cb.aio_offset,
+                         s->cb.aio_nbytes, errname(aio_error(&s->cb)), notify_name(s->notify));
+                }
+            for (int k = 0; k < SLOTS; k++) {
+                struct slot *s = &h->s[k];
+                if (s->state == S_INFLIGHT)
+                    NOTE("  in flight: slot %d %s fd %d offset %lld len %zu aio_error %s %s batch %d",
+                         k, kind_name[s->kind], s->cb.aio_fildes, (long long)s->cb.aio_offset, s->cb.aio_nbytes,
+                         errname(aio_error(&s->cb)), notify_name(s->notify), s->batch);
+            }
+            if (IS_KAIO) {
+                unsigned long long (*ctr)(const char *) =
+                    (unsigned long long (*)(const char *))dlsym(RTLD_DEFAULT, "kaio_counter");
+                if (ctr)
+                    NOTE("kaio: submitted %llu completed %llu", ctr("submitted"), ctr("completed"));
+            }
+            if (LOAD(fork_pid) > 0) kill(LOAD(fork_pid), SIGKILL);   /* leave no spinning child */
+            fflush(stdout);
+            _exit(1);
+        }
+    }
 }
 
 static int env_int(const char *name, int def, int lo, int hi)
@@ -793,10 +965,23 @@ static int env_int(const char *name, int def, int lo, int hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* kaio's queue for a full kernel ring gets exercised with a small ring:
+     * KAIO_MAX_EVENTS=32 unless the caller chose a size (re-executed, so
+     * that kaio reads it before its first request; glibc ignores it). */
+    (void)argc;
+    if (!getenv("KAIO_MAX_EVENTS")) {
+        setenv("KAIO_MAX_EVENTS", "32", 1);
+        setenv("SOAK_SMALL_RING", "1", 1);
+        execv("/proc/self/exe", argv);
+        perror("execv /proc/self/exe");           /* go on with the default ring */
+        unsetenv("SOAK_SMALL_RING");
+    }
+    int small_ring = getenv("SOAK_SMALL_RING") != NULL;
     nthreads = env_int("SOAK_THREADS", 8, 1, MAXTHR);
     seconds = env_int("SOAK_SECONDS", 10, 1, 100000);
+    hang_s = env_int("SOAK_HANG_SECONDS", 20, 5, 1000000);   /* a call blocked this long: hang */
     t_init("test_soak", (unsigned)seconds + 90);
     sig_req = SIGRTMIN + 1;
     struct sigaction sa;
@@ -810,14 +995,11 @@ int main(void)
     pthread_attr_setstacksize(&small_attr, 256 * 1024);
 
     T = calloc((size_t)nthreads, sizeof *T);
-    char *shared = make_blocks(0, "soak_shared", 0, (uint64_t)nthreads * BPT);
+    static char shared[2][512], ppath[MAXTHR][2][512];
+    make_blocks(shared[0], "soak_shared_buf", FS_SHARED_BUF, 0, (uint64_t)nthreads * BPT, &shared_fd[0]);
+    make_blocks(shared[1], "soak_shared_dio", FS_SHARED_DIO, 0, (uint64_t)nthreads * BPT, &shared_fd[1]);
+    if (t_failures) return t_done();
     fork_path = t_make_file(1, "soak_fork", 1 << 20, 77);
-    shared_fd[0] = open(shared, O_RDWR);
-    shared_fd[1] = open(shared, O_RDWR | O_DIRECT);
-    CHECK(shared_fd[0] >= 0 && shared_fd[1] >= 0, "open shared: %s", errname(errno));
-    if (shared_fd[1] < 0) return t_done();
-    posix_fadvise(shared_fd[0], 0, 0, POSIX_FADV_RANDOM);
-    char ppath[MAXTHR][512];
     for (int i = 0; i < nthreads; i++) {
         struct thr *t = &T[i];
         t->idx = i;
@@ -828,30 +1010,29 @@ int main(void)
             t->s[k].buf = m;
         }
         char name[32];
-        snprintf(name, sizeof name, "soak_priv%d", i);
-        snprintf(ppath[i], sizeof ppath[i], "%s", make_blocks(1, name, 1 + i, BPT));
-        t->fd[0][0] = shared_fd[0];
-        t->fd[0][1] = shared_fd[1];
-        t->fd[1][0] = open(ppath[i], O_RDWR);
-        t->fd[1][1] = open(ppath[i], O_RDWR | O_DIRECT);
-        CHECK(t->fd[1][0] >= 0 && t->fd[1][1] >= 0, "open private: %s", errname(errno));
-        posix_fadvise(t->fd[1][0], 0, 0, POSIX_FADV_RANDOM);
+        t->fd[FS_SHARED_BUF] = shared_fd[0];
+        t->fd[FS_SHARED_DIO] = shared_fd[1];
+        snprintf(name, sizeof name, "soak_priv%d_buf", i);
+        make_blocks(ppath[i][0], name, FS_PRIV_BUF, i, BPT, &t->fd[FS_PRIV_BUF]);
+        snprintf(name, sizeof name, "soak_priv%d_dio", i);
+        make_blocks(ppath[i][1], name, FS_PRIV_DIO, i, BPT, &t->fd[FS_PRIV_DIO]);
         CHECK(pipe(t->pa) == 0 && pipe(t->pb) == 0, "pipe");
         fcntl(t->pb[1], F_SETPIPE_SZ, 4096);      /* writes bigger than the pipe: poll path */
         pthread_create(&t->pa_thr, NULL, pa_writer, t);
         pthread_create(&t->pb_thr, NULL, pb_reader, t);
     }
     if (t_failures) return t_done();
-    NOTE("%d threads x %d requests in flight for %d s", nthreads, SLOTS, seconds);
+    NOTE("%d threads x %d requests in flight for %d s; KAIO_MAX_EVENTS=%s", nthreads, SLOTS, seconds,
+         getenv("KAIO_MAX_EVENTS"));
     t_start = now_s();
     for (int i = 0; i < nthreads; i++) pthread_create(&T[i].thr, NULL, soak_thread, &T[i]);
     long long sub = 0, done = 0, nexp = 0, nrec = 0, stuck = 0, data = 0, k[8] = {0}, c[3] = {0};
-    long long lw = 0, ln = 0, lei = 0, cfd = 0;
+    long long lw = 0, ln = 0, lei = 0, cfd = 0, lwait = 0, lto = 0, lost = 0;
     uint64_t pipe_in = 0, pipe_out = 0;
     int streams_ok = 1;
     for (int i = 0; i < nthreads; i++) {
         struct thr *t = &T[i];
-        pthread_join(t->thr, NULL);
+        join_or_report(t);
         if (t->stuck) { fflush(stdout); _exit(1); }  /* requests still in flight: cannot clean up */
         close(t->pa[0]);                          /* the writer gets EPIPE */
         pthread_join(t->pa_thr, NULL);
@@ -866,15 +1047,16 @@ int main(void)
         for (int j = 0; j < 8; j++) { k[j] += t->sub[j]; sub += t->sub[j]; }
         for (int j = 0; j < 3; j++) c[j] += t->cancel_res[j];
         cfd += t->cancel_fd;
+        lwait += t->long_waits; lto += t->long_timeouts; lost += t->lost_wakeups;
         done += t->completed; nexp += t->notif_expected; nrec += t->notif_received;
         stuck += t->stuck; data += t->data_ok; lw += t->lio_wait; ln += t->lio_nowait; lei += t->lio_eintr;
         pipe_in += t->pa_rpos; pipe_out += t->pb_wpos;
     }
     double took = now_s() - t_start;
-    long fin = final_pass(shared_fd[0], 0, (uint64_t)nthreads * BPT) +
-               final_pass(shared_fd[1], 0, (uint64_t)nthreads * BPT);
+    long fin = 0;
+    for (int fs = 0; fs < 2; fs++) fin += final_both(shared[fs], fs, 0, (uint64_t)nthreads * BPT);
     for (int i = 0; i < nthreads; i++)
-        fin += final_pass(T[i].fd[1][0], 1 + i, BPT) + final_pass(T[i].fd[1][1], 1 + i, BPT);
+        for (int k = 0; k < 2; k++) fin += final_both(ppath[i][k], FS_PRIV_BUF + k, i, BPT);
     struct timespec grace = { 0, 300 * 1000 * 1000 };
     nanosleep(&grace, NULL);                      /* a late duplicate notification would show */
 
@@ -888,6 +1070,8 @@ int main(void)
     NOTE("blocks verified %lld (+%ld in the final pass); pipe bytes read %llu, written %llu; "
          "aio_cancel: %lld cancelled, %lld AIO_NOTCANCELED, %lld AIO_ALLDONE, %lld of a whole fd",
          data, fin, (unsigned long long)pipe_in, (unsigned long long)pipe_out, c[0], c[1], c[2], cfd);
+    NOTE("aio_suspend with 1 s timeout: %lld calls, %lld timed out, %lld missed a completion",
+         lwait, lto, lost);
     int once = sub == done && stuck == 0;
     int notif = nexp == nrec && !LOAD(n_stray) && !LOAD(n_dup) && !LOAD(n_early) &&
                 !LOAD(n_list_early) && !LOAD(n_badcode);
@@ -913,17 +1097,20 @@ int main(void)
             CHECK(ctr("submitted") >= (unsigned long long)sub, "kaio counted fewer requests than made");
             CHECK(ctr("kernel") > 0 && ctr("poll") > 0 && ctr("inline") + ctr("thread") > 0,
                   "a path was not exercised");
+            CHECK(!small_ring || ctr("ring_full") > 0, "KAIO_MAX_EVENTS=32, yet the ring was never full");
         }
         CHECK(fork_done || seconds < 2, "the fork did not happen");
     }
     for (int i = 0; i < nthreads; i++) {
-        close(T[i].fd[1][0]);
-        close(T[i].fd[1][1]);
-        unlink(ppath[i]);
+        close(T[i].fd[FS_PRIV_BUF]);
+        close(T[i].fd[FS_PRIV_DIO]);
+        unlink(ppath[i][0]);
+        unlink(ppath[i][1]);
     }
     close(shared_fd[0]);
     close(shared_fd[1]);
-    unlink(shared);
+    unlink(shared[0]);
+    unlink(shared[1]);
     unlink(fork_path);
     return t_done();
 }

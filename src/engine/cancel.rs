@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
+use super::submit::Op;
 use super::{barrier, fdtable, lane, reap, reaper};
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AioCb, flags};
 use crate::sys::{self, Errno};
@@ -53,7 +54,12 @@ unsafe fn cancel_one(cb: *mut AioCb) -> bool {
             // its flush skips the entry).
             reaper::work_done();
         }
+        let key = lane::Key::of(c, Op::recorded(c));
         cancelled(&[cb]);
+        // It was the head of its lane: the next request may start.
+        if f & flags::LANE != 0 {
+            lane::advance(key);
+        }
         return true;
     }
     false

@@ -10,8 +10,8 @@
 //! that only uses `aio_return` pays nothing and kaio never holds a pointer
 //! to an aiocb its owner may have freed.
 
+use super::fork_lazy::ForkLazy;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
 
@@ -24,7 +24,7 @@ use crate::sys::{self, Errno};
 const CAPACITY: usize = 65536;
 
 static ENROLL: AtomicBool = AtomicBool::new(false);
-static DONE: OnceLock<ArrayQueue<usize>> = OnceLock::new();
+static DONE: ForkLazy<ArrayQueue<usize>> = ForkLazy::new();
 /// Enrolled requests submitted and not yet reaped by aio_waitcomplete.
 static OUTSTANDING: AtomicUsize = AtomicUsize::new(0);
 static COMPLETION_FD: AtomicI32 = AtomicI32::new(-1);
@@ -128,9 +128,8 @@ pub fn completion_fd() -> Result<i32, Errno> {
 
 /// In a `fork()` child: the parent's requests and event loop are not ours.
 pub fn reset_after_fork() {
-    if let Some(q) = DONE.get() {
-        while q.pop().is_some() {}
-    }
+    // A queue another thread was using at fork time cannot be drained here.
+    DONE.forget_after_fork();
     OUTSTANDING.store(0, Ordering::Relaxed);
     // The child keeps the descriptor (its event loop may hold it) but gets
     // its own eventfd on its next kaio_completion_fd() call.

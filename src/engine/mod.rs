@@ -12,6 +12,7 @@ mod dedicated;
 mod done;
 mod fdtable;
 mod fork;
+mod fork_lazy;
 mod iov;
 mod lane;
 mod lio;

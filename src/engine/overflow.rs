@@ -2,8 +2,8 @@
 //! here, in a lock-free queue, and are submitted as completions free slots.
 //! None is lost and the caller is never told EAGAIN while kaio can queue.
 
+use super::fork_lazy::ForkLazy;
 use core::sync::atomic::Ordering;
-use std::sync::OnceLock;
 
 use crossbeam_queue::SegQueue;
 
@@ -13,7 +13,7 @@ use super::{reap, reaper, slots, stream};
 use crate::abi::{AioCb, flags};
 use crate::sys::Iocb;
 
-static QUEUE: OnceLock<SegQueue<usize>> = OnceLock::new();
+static QUEUE: ForkLazy<SegQueue<usize>> = ForkLazy::new();
 
 /// Queue `cb` (bookkeeping done, not counted as in the kernel).
 ///
@@ -87,7 +87,5 @@ pub fn flush(ctx: u64) {
 
 /// In a `fork()` child: the parent's queue is not ours.
 pub fn reset_after_fork() {
-    if let Some(q) = QUEUE.get() {
-        while q.pop().is_some() {}
-    }
+    QUEUE.forget_after_fork();
 }

@@ -6,8 +6,8 @@
 //! block. At most `KAIO_THREADS` threads, created on demand; idle ones exit
 //! after a few seconds; every signal blocked in them.
 
+use super::fork_lazy::ForkLazy;
 use core::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use crossbeam_queue::SegQueue;
 
@@ -20,7 +20,7 @@ use crate::sys;
 
 struct Task(usize, Op);
 
-static QUEUE: OnceLock<SegQueue<Task>> = OnceLock::new();
+static QUEUE: ForkLazy<SegQueue<Task>> = ForkLazy::new();
 static WORKERS: AtomicU32 = AtomicU32::new(0);
 static IDLE: AtomicU32 = AtomicU32::new(0);
 /// Futex word idle workers sleep on; bumped when work is queued.
@@ -182,9 +182,7 @@ pub fn blocking_io(c: &AioCb, op: Op) -> i64 {
 
 /// In a `fork()` child: no pool thread exists there.
 pub fn reset_after_fork() {
-    if let Some(q) = QUEUE.get() {
-        while q.pop().is_some() {}
-    }
+    QUEUE.forget_after_fork();
     WORKERS.store(0, Ordering::Relaxed);
     IDLE.store(0, Ordering::Relaxed);
 }

@@ -5,8 +5,8 @@
 //! reapers (`aio_error`, `aio_suspend`) may not run: starting notification
 //! threads, list notifications, releasing held fsyncs. It never exits.
 
+use super::fork_lazy::ForkLazy;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
 
@@ -32,7 +32,7 @@ pub enum Job {
 unsafe impl Send for Job {}
 
 const QUEUE_CAPACITY: usize = 65536;
-static JOBS: OnceLock<ArrayQueue<Job>> = OnceLock::new();
+static JOBS: ForkLazy<ArrayQueue<Job>> = ForkLazy::new();
 
 /// Outstanding items that need the reaper: in-flight requests with a
 /// notification, lists with a list notification, an active fsync drain.
@@ -159,9 +159,7 @@ fn main_loop() {
 
 /// In a `fork()` child: the reaper thread does not exist there.
 pub fn reset_after_fork() {
-    if let Some(q) = JOBS.get() {
-        while q.pop().is_some() {}
-    }
+    JOBS.forget_after_fork();
     WORK.store(0, Ordering::Relaxed);
     IDLE.store(false, Ordering::Relaxed);
     STARTED.store(false, Ordering::Relaxed);

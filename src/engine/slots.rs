@@ -5,8 +5,8 @@
 //! read the iocb there when `io_getevents` returns: it must still be valid.
 //! Free slots are a lock-free queue of indices: no allocation per request.
 
+use super::fork_lazy::ForkLazy;
 use core::cell::UnsafeCell;
-use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
 
@@ -23,7 +23,7 @@ unsafe impl Sync for Slab {}
 // SAFETY: as above.
 unsafe impl Send for Slab {}
 
-static SLAB: OnceLock<Slab> = OnceLock::new();
+static SLAB: ForkLazy<Slab> = ForkLazy::new();
 
 /// Allocate the slab: `n` iocbs, at least the kernel ring's capacity.
 pub fn init(n: usize) {
@@ -83,14 +83,11 @@ pub fn submit_one(ctx: u64, iocb: Iocb) -> Result<(), Errno> {
 }
 
 /// In a `fork()` child: none of the parent's iocbs is in the child's kernel
-/// context (it has none), so every slot is free.
+/// context (it has none).
 pub fn reset_after_fork() {
-    if let Some(slab) = SLAB.get() {
-        while slab.free.pop().is_some() {}
-        for i in 0..slab.iocbs.len() {
-            let _ = slab.free.push(i as u32);
-        }
-    }
+    // The parent's free list may be mid-update; the child's next kernel
+    // context allocates a fresh slab.
+    SLAB.forget_after_fork();
 }
 
 #[cfg(test)]
