@@ -3,9 +3,9 @@
 //! comparisons in the field without relinking or removing the preload.
 
 use core::ffi::{c_int, c_void};
-use std::sync::OnceLock;
 
 use crate::abi::{AioCb, AioInit, SigEvent};
+use crate::engine::ForkLazy;
 
 /// glibc's own entry points.
 pub struct Glibc {
@@ -21,7 +21,8 @@ pub struct Glibc {
     pub aio_init: unsafe extern "C" fn(*const AioInit),
 }
 
-static GLIBC: OnceLock<Option<Glibc>> = OnceLock::new();
+/// Fork-safe, like the engine's lazily created state.
+static GLIBC: ForkLazy<Option<Glibc>> = ForkLazy::new();
 
 fn next(name: &core::ffi::CStr) -> Option<*mut c_void> {
     // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT searches the

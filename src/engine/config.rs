@@ -1,6 +1,8 @@
 //! Settings from the environment, read once, on first use.
 
-use std::sync::OnceLock;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::fork_lazy::ForkLazy;
 
 pub struct Config {
     /// `KAIO_MAX_EVENTS`: events asked of `io_setup` (default 256; the
@@ -17,7 +19,11 @@ pub struct Config {
     pub disable: bool,
 }
 
-static CONFIG: OnceLock<Config> = OnceLock::new();
+/// Fork-safe (a `OnceLock` being initialised by another thread at fork time
+/// would block the child forever); two racing first calls both read the
+/// environment and one result is kept.
+static CONFIG: ForkLazy<Config> = ForkLazy::new();
+static STATS_AT_EXIT: AtomicBool = AtomicBool::new(false);
 
 fn env_u32(name: &str, min: u32, max: u32) -> Option<u32> {
     let raw = std::env::var_os(name)?;
@@ -47,7 +53,7 @@ pub fn get() -> &'static Config {
             verbose: env_u32("KAIO_VERBOSE", 0, 1).unwrap_or(0) == 1,
             disable: env_u32("KAIO_DISABLE", 0, 1).unwrap_or(0) == 1,
         };
-        if c.show_stats {
+        if c.show_stats && !STATS_AT_EXIT.swap(true, Ordering::AcqRel) {
             super::stats::print_at_exit();
         }
         c

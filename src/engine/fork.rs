@@ -3,12 +3,14 @@
 //! parent's and starts afresh on the child's first request. The parent's
 //! ring is `MADV_DONTFORK`, so the child cannot steal its completions.
 
-use std::sync::Once;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::stats::STATS;
 use super::{barrier, context, done, fdtable, lane, overflow, pool, reap, reaper, slots};
 
-static REGISTERED: Once = Once::new();
+/// Not a `std::sync::Once`: a child forked while another thread was inside
+/// `call_once` would wait for it forever.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn in_child() {
     context::reset_after_fork();
@@ -26,8 +28,8 @@ extern "C" fn in_child() {
 
 /// Install the atfork handler (once, on first use of the kernel).
 pub fn register() {
-    REGISTERED.call_once(|| {
+    if !REGISTERED.swap(true, Ordering::AcqRel) {
         // SAFETY: registering a handler that only touches kaio's statics.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-    });
+    }
 }

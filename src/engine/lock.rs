@@ -71,10 +71,14 @@ impl<T> Locked<T> {
         r
     }
 
-    /// In a `fork()` child only: forget the holder and reset the value.
+    /// In a `fork()` child only: forget the holder and reset the value. The
+    /// old value is not dropped: a thread that does not exist in the child
+    /// may have been changing it, so it may not be consistent (its memory,
+    /// the child's copy, is leaked).
     pub fn reset_after_fork(&self, value: T) {
         self.lock.reset_after_fork();
-        // SAFETY: single-threaded in the child; no reference is live.
-        unsafe { *self.value.get() = value };
+        // SAFETY: single-threaded in the child; no reference is live;
+        // overwriting without dropping the old value.
+        unsafe { core::ptr::write(self.value.get(), value) };
     }
 }

@@ -13,6 +13,7 @@ mod done;
 mod fdtable;
 mod fork;
 mod fork_lazy;
+pub(crate) use fork_lazy::ForkLazy;
 mod iov;
 mod lane;
 mod lio;
