@@ -1,7 +1,8 @@
 //! Per-descriptor ordered lanes. POSIX wants writes to a non-seekable
 //! descriptor, and O_APPEND writes, to happen in the order of the
 //! `aio_write` calls; reads of one pipe or socket are served in call order
-//! too. A lane runs one request at a time; the others wait (cancellable).
+//! too. A lane runs one request at a time; the others wait (cancellable),
+//! in `aio_reqprio` order (lower first), call order among equals.
 //! Reads and writes have separate lanes, so a pending read never holds up
 //! a write on the same socket.
 
@@ -48,7 +49,17 @@ pub unsafe fn enter(key: Key, cb: *mut AioCb) -> bool {
         }
         Some(waiting) => {
             c.flags.fetch_or(flags::LANE_WAIT, Ordering::SeqCst);
-            waiting.push_back(cb as usize);
+            // Prioritized I/O, as glibc: a lower aio_reqprio runs earlier;
+            // equal priorities keep call order.
+            let prio = c.aio_reqprio;
+            // SAFETY: waiting requests are valid until started or cancelled.
+            let at = waiting
+                .iter()
+                .position(|&w| unsafe { (*(w as *const AioCb)).aio_reqprio } > prio);
+            match at {
+                Some(i) => waiting.insert(i, cb as usize),
+                None => waiting.push_back(cb as usize),
+            }
             false
         }
     })

@@ -92,6 +92,9 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
     };
 
     let mut enqueue_error: Option<Errno> = None;
+    // Entries accepted (queued): with none, LIO_WAIT has nothing to wait
+    // for and, as glibc, returns the enqueue error itself rather than EIO.
+    let mut accepted = 0usize;
     let mut iocbs = [Iocb::default(); CHUNK];
     let mut members: [*mut AioCb; CHUNK] = [core::ptr::null_mut(); CHUNK];
     let mut pending = 0usize;
@@ -107,13 +110,13 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         if raw == LIO_NOP {
             continue;
         }
-        // As glibc, which keys on the low 7 bits (its internal opcodes):
-        // 0 read, 1 write, 3 fdatasync, 4 fsync.
-        let op = match raw & 127 {
-            LIO_READ => Op::Read,
-            LIO_WRITE => Op::Write,
-            3 => Op::Fsync { data_only: true },
-            4 => Op::Fsync { data_only: false },
+        // As glibc (its internal opcodes): 3 is fdatasync, 4 fsync, and any
+        // value whose low 7 bits are 0 or 1 a read or a write.
+        let op = match (raw, raw & 127) {
+            (3, _) => Op::Fsync { data_only: true },
+            (4, _) => Op::Fsync { data_only: false },
+            (_, LIO_READ) => Op::Read,
+            (_, LIO_WRITE) => Op::Write,
             // glibc accepts an unknown opcode and completes the entry with
             // EINVAL; so does kaio (the entry is a failed member).
             _ => {
@@ -122,6 +125,7 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
                     enqueue_error = Some(e);
                     continue;
                 }
+                accepted += 1;
                 // SAFETY: prepared; restore the caller's opcode.
                 unsafe { (*cb).aio_lio_opcode = raw };
                 if !group.is_null() {
@@ -141,6 +145,7 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
             enqueue_error = Some(e);
             continue;
         }
+        accepted += 1;
         if !group.is_null() {
             // SAFETY: the group is live (we hold one count).
             unsafe { (*group).remaining.fetch_add(1, Ordering::SeqCst) };
@@ -191,7 +196,7 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         unsafe { member_done(group, false, Mode::Normal) };
     }
 
-    if wait_mode {
+    if wait_mode && accepted > 0 {
         stack_group.remaining.fetch_sub(1, Ordering::SeqCst);
         let g = &stack_group;
         // Like glibc's: not a cancellation point, not ended by signals.

@@ -236,9 +236,37 @@ pub fn validate(c: &AioCb, op: Op) -> Result<(), Errno> {
         || (c.aio_nbytes > sys::MAX_RW_COUNT
             && !sys::user_range_ok(c.aio_buf as *const u8, c.aio_nbytes))
     {
-        return Err(libc::EFAULT);
+        // The kernel checks the descriptor before the buffer.
+        return Err(match classify::status_flags(c.aio_fildes) {
+            Err(e) => e,
+            Ok(fl) if !access_allows(fl, op) => libc::EBADF,
+            Ok(_) => libc::EFAULT,
+        });
     }
     Ok(())
+}
+
+/// A pipe, socket or character device: its requests keep their lane order
+/// even when they transfer nothing.
+fn is_stream(fd: i32) -> bool {
+    sys::fstat_mode(fd).is_ok_and(|m| {
+        matches!(
+            m & libc::S_IFMT,
+            libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR
+        )
+    })
+}
+
+/// Whether a descriptor opened with status flags `fl` may do `op`.
+fn access_allows(fl: i32, op: Op) -> bool {
+    if fl & libc::O_PATH != 0 {
+        return false;
+    }
+    match fl & libc::O_ACCMODE {
+        libc::O_RDONLY => op.is_read(),
+        libc::O_WRONLY => op.is_write(),
+        _ => true,
+    }
 }
 
 /// Submit one prepared read or write, on the path its descriptor needs.
@@ -251,6 +279,22 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     if let Err(e) = validate(c, op) {
         // SAFETY: forwarded.
         return unsafe { fail(cb, e) };
+    }
+    // Nothing to transfer: the plain calls' answer (pread of a directory is
+    // EISDIR, where preadv2 of nothing returns 0 without looking).
+    if c.aio_nbytes == 0 && !op.is_vectored() && !is_stream(c.aio_fildes) {
+        let r = sys::zero_length_io(c.aio_fildes, op.is_write(), c.aio_offset);
+        stats::bump(&STATS.inline);
+        // SAFETY: completed exactly once, here.
+        unsafe {
+            complete::complete(
+                cb,
+                r.map_or_else(|e| -(e as i64), |n| n as i64),
+                Mode::Normal,
+            )
+        };
+        reap::kick_leader();
+        return;
     }
     let fl = match classify::status_flags(c.aio_fildes) {
         Ok(fl) => fl,

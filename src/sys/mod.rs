@@ -136,6 +136,28 @@ pub unsafe fn write(fd: i32, buf: *const u8, len: usize) -> Result<usize, Errno>
     check(sc!(libc::SYS_write, fd, buf, len))
 }
 
+/// A zero-length `pread64` (`write == false`) or `pwrite64`, falling back
+/// to `read`/`write` on ESPIPE as glibc does: the descriptor checks of the
+/// plain calls (a directory gives EISDIR) without transferring anything.
+pub fn zero_length_io(fd: i32, write: bool, off: i64) -> Result<usize, Errno> {
+    let mut byte = 0u8;
+    let p = &mut byte as *mut u8;
+    // Zero bytes from or to a valid local: nothing is transferred.
+    let r = if write {
+        sc!(libc::SYS_pwrite64, fd, p, 0, off)
+    } else {
+        sc!(libc::SYS_pread64, fd, p, 0, off)
+    };
+    if r == -(libc::ESPIPE as isize) {
+        return check(if write {
+            sc!(libc::SYS_write, fd, p, 0)
+        } else {
+            sc!(libc::SYS_read, fd, p, 0)
+        });
+    }
+    check(r)
+}
+
 /// `preadv2(fd, iov, off, flags)`; `off == -1` reads at the file position
 /// (the only choice for pipes and sockets).
 ///
