@@ -78,6 +78,27 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     }
 }
 
+/// Complete a request from an ordinary thread (a kaio thread, the reaper):
+/// publish, start the next request of its lane, wake whoever may wait.
+///
+/// # Safety
+/// As for [`complete`].
+pub unsafe fn finish(cb: *mut AioCb, op: super::submit::Op, res: i64) {
+    // SAFETY: still in progress until `complete` publishes it.
+    let (f, key) = unsafe {
+        (
+            (*cb).flags.load(Ordering::Relaxed),
+            super::lane::Key::of(&*cb, op),
+        )
+    };
+    // SAFETY: forwarded.
+    unsafe { complete(cb, res, Mode::Normal) };
+    if f & flags::LANE != 0 {
+        super::lane::advance(key);
+    }
+    super::reap::kick_leader();
+}
+
 /// Tell waiters that something was published (or that the reap lock was
 /// released, so one of them may take it).
 pub fn bump_seq() {

@@ -4,10 +4,10 @@
 
 use core::sync::atomic::Ordering;
 
-use super::complete::{self, Mode};
+use super::complete;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{lane, pool, reap};
+use super::{pool, threads};
 use crate::abi::{AioCb, flags};
 
 struct Task(*mut AioCb, Op);
@@ -24,24 +24,11 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) {
     c.flags.fetch_or(flags::THREAD, Ordering::SeqCst);
     super::verbose::say(super::verbose::Reason::NoNonblocking, c.aio_fildes);
     let task = Task(cb, op);
-    // SAFETY: sigset operations on local sets: the thread starts with every
-    // signal blocked; the caller's mask is restored.
-    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    let spawned = std::thread::Builder::new()
-        .name("kaio-io".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let task = task;
-            // SAFETY: this thread owns the request until it completes it.
-            unsafe { run(task.0, task.1) }
-        });
-    // SAFETY: restoring the caller's own mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
+    let spawned = threads::spawn("kaio-io", 64 * 1024, move || {
+        let task = task;
+        // SAFETY: this thread owns the request until it completes it.
+        unsafe { run(task.0, task.1) }
+    });
     match spawned {
         Ok(_) => stats::bump(&STATS.thread),
         // No thread could be made: fail with EAGAIN, as POSIX allows.
@@ -54,14 +41,7 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) {
 /// `cb` is owned by this thread until completion.
 unsafe fn run(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
-    let c = unsafe { &*cb };
-    let res = pool::blocking_io(c, op);
-    let f = c.flags.load(Ordering::Relaxed);
-    let key = lane::Key::of(c, op);
-    // SAFETY: completed exactly once, here.
-    unsafe { complete::complete(cb, res, Mode::Normal) };
-    if f & flags::LANE != 0 {
-        lane::advance(key);
-    }
-    reap::kick_leader();
+    let res = pool::blocking_io(unsafe { &*cb }, op);
+    // SAFETY: forwarded: completed exactly once, here.
+    unsafe { complete::finish(cb, op, res) };
 }

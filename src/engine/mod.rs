@@ -27,6 +27,7 @@ mod slots;
 pub mod stats;
 mod stream;
 mod submit;
+mod threads;
 mod verbose;
 mod wait;
 

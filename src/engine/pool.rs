@@ -11,11 +11,11 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crossbeam_queue::SegQueue;
 
-use super::complete::{self, Mode};
+use super::complete;
 use super::stats::{self, STATS};
 use super::submit::Op;
-use super::{config, iov, lane, reap};
-use crate::abi::{AioCb, flags};
+use super::{config, iov, threads};
+use crate::abi::AioCb;
 use crate::sys;
 
 struct Task(usize, Op);
@@ -60,21 +60,7 @@ pub unsafe fn submit(cb: *mut AioCb, op: Op) {
 }
 
 fn spawn() -> bool {
-    // SAFETY: sigset operations on local, initialised sets; the new thread
-    // inherits the all-blocked mask, the caller's is restored.
-    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    let r = std::thread::Builder::new()
-        .name("kaio-pool".into())
-        .stack_size(128 * 1024)
-        .spawn(worker);
-    // SAFETY: restoring the caller's own mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
-    r.is_ok()
+    threads::spawn("kaio-pool", 128 * 1024, worker).is_ok()
 }
 
 fn worker() {
@@ -121,16 +107,9 @@ fn deadline_in(rel: &libc::timespec) -> libc::timespec {
 /// `cb` is owned by the calling thread until it is completed here.
 pub unsafe fn run(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract; the aiocb is not modified while in progress.
-    let c = unsafe { &*cb };
-    let res = blocking_io(c, op);
-    let f = c.flags.load(Ordering::Relaxed);
-    let key = lane::Key::of(c, op);
-    // SAFETY: completed exactly once, here.
-    unsafe { complete::complete(cb, res, Mode::Normal) };
-    if f & flags::LANE != 0 {
-        lane::advance(key);
-    }
-    reap::kick_leader();
+    let res = blocking_io(unsafe { &*cb }, op);
+    // SAFETY: forwarded: completed exactly once, here.
+    unsafe { complete::finish(cb, op, res) };
 }
 
 /// The blocking system call(s) for a request; `-errno` on error.

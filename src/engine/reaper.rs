@@ -12,7 +12,7 @@ use crossbeam_queue::ArrayQueue;
 
 use super::complete::Mode;
 use super::notify::Notify;
-use super::{barrier, context, lio, overflow, stream, wait};
+use super::{barrier, context, lio, overflow, stream, threads, wait};
 use crate::abi::AioCb;
 use crate::sys;
 
@@ -108,22 +108,7 @@ fn start() {
     if STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
-    // Block every signal while creating it, so the thread starts (and stays)
-    // with all signals blocked: signals meant for the application never land
-    // on kaio's thread.
-    // SAFETY: sigset operations on local, initialised sets.
-    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    let spawned = std::thread::Builder::new()
-        .name("kaio-reaper".into())
-        .stack_size(256 * 1024)
-        .spawn(main_loop);
-    // SAFETY: restoring the caller's own mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
+    let spawned = threads::spawn("kaio-reaper", 256 * 1024, main_loop);
     if spawned.is_err() {
         STARTED.store(false, Ordering::Release);
     }

@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering;
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{context, dedicated, iov, lane, overflow, reap, reaper};
+use super::{context, dedicated, iov, overflow, reap, reaper};
 use crate::abi::{AioCb, flags};
 use crate::sys::{self, IOCB_CMD_POLL, Iocb};
 
@@ -217,16 +217,8 @@ pub unsafe fn ready(cb: *mut AioCb, res: i64) {
         try_once(c, op)
     };
     match attempt {
-        Attempt::Done(r) => {
-            let key = lane::Key::of(c, op);
-            let f = c.flags.load(Ordering::Relaxed);
-            // SAFETY: completed exactly once, here.
-            unsafe { complete::complete(cb, r, Mode::Normal) };
-            if f & flags::LANE != 0 {
-                lane::advance(key);
-            }
-            reap::kick_leader();
-        }
+        // SAFETY: completed exactly once, here.
+        Attempt::Done(r) => unsafe { complete::finish(cb, op, r) },
         // SAFETY: still ours.
         Attempt::WouldBlock => unsafe { wait_ready(cb, op) },
         // SAFETY: still ours.
