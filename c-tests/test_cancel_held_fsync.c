@@ -91,8 +91,10 @@ int main(void)
     fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
     char junk[4096];
     memset(junk, 'j', sizeof junk);
-    while (write(p[1], junk, sizeof junk) > 0)
-        ;
+    size_t filled = 0;
+    ssize_t w1;
+    while ((w1 = write(p[1], junk, sizeof junk)) > 0)
+        filled += (size_t)w1;
     fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) & ~O_NONBLOCK);
     struct aiocb pw;
     t_cb(&pw, p[1], junk, sizeof junk, 0);
@@ -102,10 +104,17 @@ int main(void)
     t_wait(&s);
     OUT("fsync with a pipe write pending: %s", errname(aio_error(&s)));
     CHECK(aio_error(&pw) == EINPROGRESS, "pipe write finished early");
+    /* Read exactly the filler plus the aio_write's bytes: the write's data
+     * reaches the pipe a moment before aio_error reports it done, so
+     * "read while in progress" could wait forever for bytes already read. */
     char sink[65536];
-    while (aio_error(&pw) == EINPROGRESS) {
-        if (read(p[0], sink, sizeof sink) < 0) break;
+    size_t want = filled + sizeof junk, got = 0;
+    while (got < want) {
+        ssize_t n = read(p[0], sink, sizeof sink);
+        if (n <= 0) break;
+        got += (size_t)n;
     }
+    CHECK(got == want, "pipe gave %zu of %zu bytes", got, want);
     t_wait(&pw);
     CHECK(aio_return(&pw) == (ssize_t)sizeof junk, "pipe write result");
     close(p[0]);
