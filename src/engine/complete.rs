@@ -99,6 +99,18 @@ pub unsafe fn finish(cb: *mut AioCb, op: super::submit::Op, res: i64) {
     super::reap::kick_leader();
 }
 
+/// Complete a request in the submitting thread, inside `aio_read` & co.
+/// (a page-cache hit, a ready pipe, nothing to transfer).
+///
+/// # Safety
+/// As for [`complete`].
+pub unsafe fn inline(cb: *mut AioCb, res: i64) {
+    stats::bump(&STATS.inline);
+    // SAFETY: forwarded.
+    unsafe { complete(cb, res, Mode::Normal) };
+    super::reap::kick_leader();
+}
+
 /// Tell waiters that something was published (or that the reap lock was
 /// released, so one of them may take it).
 pub fn bump_seq() {

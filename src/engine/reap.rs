@@ -124,31 +124,28 @@ fn ring_is_empty(ctx: u64) -> bool {
     if context::ring_entries() == 0 {
         return false;
     }
+    let (head, tail) = ring_indices(ctx);
+    head.load(Ordering::Relaxed) == tail.load(Ordering::Acquire)
+}
+
+/// The ring's `head` (ours to advance) and `tail` (the kernel's), which the
+/// kernel updates concurrently: accessed as atomics.
+fn ring_indices(ctx: u64) -> (&'static AtomicU32, &'static AtomicU32) {
     let ring = ctx as *mut AioRingHeader;
-    // SAFETY: the live ring mapping (context.rs); head and tail are aligned
-    // u32 fields the kernel updates concurrently: read them as atomics.
-    let (head, tail) = unsafe {
+    // SAFETY: `ctx` is the address of the live ring mapping (context.rs),
+    // never unmapped; head and tail are naturally aligned u32 fields.
+    unsafe {
         (
-            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).head)).load(Ordering::Relaxed),
-            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).tail)).load(Ordering::Acquire),
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).head)),
+            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).tail)),
         )
-    };
-    head == tail
+    }
 }
 
 /// Copy up to `out.len()` events out of the user-mapped ring and give their
 /// slots back to the kernel by advancing `head`.
 fn read_ring(ctx: u64, nr: u32, out: &mut [IoEvent]) -> usize {
-    let ring = ctx as *mut AioRingHeader;
-    // SAFETY: `ctx` is the address of the live ring mapping (context.rs);
-    // head and tail are naturally aligned u32 fields that the kernel updates
-    // concurrently, so they are accessed as atomics.
-    let (head_a, tail_a) = unsafe {
-        (
-            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).head)),
-            AtomicU32::from_ptr(core::ptr::addr_of_mut!((*ring).tail)),
-        )
-    };
+    let (head_a, tail_a) = ring_indices(ctx);
     let mut head = head_a.load(Ordering::Relaxed);
     let tail = tail_a.load(Ordering::Acquire);
     if head >= nr || tail >= nr {

@@ -6,7 +6,7 @@
 
 use core::sync::atomic::Ordering;
 
-use super::complete::{self, Mode};
+use super::complete;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
 use super::{context, dedicated, iov, overflow, reap, reaper};
@@ -115,10 +115,8 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) -> bool {
     let c = unsafe { &*cb };
     match try_once(c, op) {
         Attempt::Done(res) => {
-            stats::bump(&STATS.inline);
             // SAFETY: completed exactly once, here.
-            unsafe { complete::complete(cb, res, Mode::Normal) };
-            reap::kick_leader();
+            unsafe { complete::inline(cb, res) };
             true
         }
         Attempt::WouldBlock => {

@@ -284,16 +284,8 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     // EISDIR, where preadv2 of nothing returns 0 without looking).
     if c.aio_nbytes == 0 && !op.is_vectored() && !is_stream(c.aio_fildes) {
         let r = sys::zero_length_io(c.aio_fildes, op.is_write(), c.aio_offset);
-        stats::bump(&STATS.inline);
         // SAFETY: completed exactly once, here.
-        unsafe {
-            complete::complete(
-                cb,
-                r.map_or_else(|e| -(e as i64), |n| n as i64),
-                Mode::Normal,
-            )
-        };
-        reap::kick_leader();
+        unsafe { complete::inline(cb, r.map_or_else(|e| -(e as i64), |n| n as i64)) };
         return;
     }
     let fl = match classify::status_flags(c.aio_fildes) {
@@ -306,10 +298,8 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
     if fl & (libc::O_DIRECT | libc::O_APPEND) == 0 {
         match stream::try_once(c, op) {
             Attempt::Done(res) if res != -(libc::ESPIPE as i64) => {
-                stats::bump(&STATS.inline);
                 // SAFETY: completed exactly once, here.
-                unsafe { complete::complete(cb, res, Mode::Normal) };
-                reap::kick_leader();
+                unsafe { complete::inline(cb, res) };
                 return;
             }
             // Not ready, partial, unsupported, or not seekable: decide by type.
@@ -336,10 +326,8 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) {
             // read: that is what read(2) returns.
             let got = c.progress.load(Ordering::Relaxed);
             if op.is_read() && got > 0 {
-                stats::bump(&STATS.inline);
                 // SAFETY: completed exactly once, here.
-                unsafe { complete::complete(cb, got as i64, Mode::Normal) };
-                reap::kick_leader();
+                unsafe { complete::inline(cb, got as i64) };
                 return;
             }
             let f = flags::STREAM | if socket { flags::SOCKET } else { 0 };
@@ -404,10 +392,8 @@ unsafe fn buffered(cb: *mut AioCb, op: Op) -> bool {
     let c = unsafe { &*cb };
     match stream::try_once(c, op) {
         Attempt::Done(res) => {
-            stats::bump(&STATS.inline);
             // SAFETY: completed exactly once, here.
-            unsafe { complete::complete(cb, res, Mode::Normal) };
-            reap::kick_leader();
+            unsafe { complete::inline(cb, res) };
             true
         }
         Attempt::WouldBlock | Attempt::Unsupported => {
