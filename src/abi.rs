@@ -11,12 +11,16 @@
 //! | 108    | `__policy`        | write-barrier parity of a write             |
 //! | 112    | `__error_code`    | `aio_error` value, published last (release) |
 //! | 120    | `__return_value`  | `aio_return` value, published first         |
-//! | 136    | `__glibc_reserved`| link for lists kaio holds (held fsyncs)     |
+//! | 116    | (padding)         | kaio's own descriptor for the request's file |
+//! | 136    | `__glibc_reserved`| link for lists kaio holds (held fsyncs, queues) |
 //! | 144    | (reserved)        | bytes done by earlier partial transfers     |
+//! | 152    | (reserved)        | the file's inode number (identity check)    |
+//! | 160    | (reserved)        | the file's device number (identity check)   |
+//! | 164    | (reserved)        | submission number (`aio_waitcomplete`)      |
 
 use core::ffi::{c_int, c_void};
 use core::mem::{offset_of, size_of};
-use core::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, AtomicU32, AtomicUsize};
+use core::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 /// `union sigval`.
 pub type SigVal = usize;
@@ -58,7 +62,10 @@ pub struct AioCb {
     pub(crate) parity: AtomicU32,
     /// `__error_code`.
     pub(crate) error_code: AtomicI32,
-    _pad1: u32,
+    /// kaio's duplicate of `aio_fildes` while [`flags::BOUND`]: the open
+    /// file the request was submitted on, whatever the program does with
+    /// the number meanwhile.
+    pub(crate) bound_fd: AtomicI32,
     /// `__return_value`.
     pub(crate) return_value: AtomicIsize,
     pub aio_offset: i64,
@@ -66,7 +73,12 @@ pub struct AioCb {
     pub(crate) link: AtomicPtr<AioCb>,
     /// Bytes already transferred by earlier partial attempts.
     pub(crate) progress: AtomicUsize,
-    _reserved: [u8; 16],
+    /// `st_ino` of the file when the request was accepted (0: not recorded).
+    pub(crate) file_ino: AtomicU64,
+    /// `st_dev` of the file, folded to 32 bits.
+    pub(crate) file_dev: AtomicU32,
+    /// Submission number of an enrolled request (`aio_waitcomplete`).
+    pub(crate) generation: AtomicU32,
 }
 
 /// Bits of the aiocb's private flags word, valid while the request is in
@@ -101,6 +113,19 @@ pub mod flags {
     pub const ENROLLED: u32 = 1 << 12;
     /// Has waited for readiness at least once (counted once in the stats).
     pub const POLLED: u32 = 1 << 13;
+    /// `bound_fd` holds kaio's duplicate of the descriptor.
+    pub const BOUND: u32 = 1 << 14;
+    /// An enrolled request already reported (by `aio_return` or
+    /// `aio_waitcomplete`): never reported again.
+    pub const REAPED: u32 = 1 << 15;
+    /// `file_ino`/`file_dev` identify the file (checked before late I/O).
+    pub const IDENTIFIED: u32 = 1 << 16;
+    /// The reaper must route this request to a thread (the kernel refused
+    /// it where a signal-safe caller could not).
+    pub const TO_THREAD: u32 = 1 << 17;
+    /// Bits 20..32: the in-flight stamp (see `engine::accept`).
+    pub const STAMP_SHIFT: u32 = 20;
+    pub const LOW_MASK: u32 = (1 << STAMP_SHIFT) - 1;
 }
 
 // The layout must be glibc's, byte for byte.
@@ -121,8 +146,12 @@ const _: () = {
     assert!(offset_of!(AioCb, parity) == 108);
     assert!(offset_of!(AioCb, error_code) == 112);
     assert!(offset_of!(AioCb, return_value) == 120);
+    assert!(offset_of!(AioCb, bound_fd) == 116);
     assert!(offset_of!(AioCb, link) == 136);
     assert!(offset_of!(AioCb, progress) == 144);
+    assert!(offset_of!(AioCb, file_ino) == 152);
+    assert!(offset_of!(AioCb, file_dev) == 160);
+    assert!(offset_of!(AioCb, generation) == 164);
     assert!(size_of::<SigEvent>() == size_of::<libc::sigevent>());
     assert!(offset_of!(SigEvent, sigev_value) == offset_of!(libc::sigevent, sigev_value));
     assert!(offset_of!(SigEvent, sigev_signo) == offset_of!(libc::sigevent, sigev_signo));

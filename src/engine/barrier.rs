@@ -1,12 +1,16 @@
-//! Ordering `aio_fsync` after earlier writes. The kernel's `IOCB_CMD_FSYNC`
-//! does not wait for writes still in flight, so kaio holds an fsync until
-//! every write submitted before it has completed, then submits it.
+//! Ordering `aio_fsync` after earlier writes to its file. The kernel's
+//! `IOCB_CMD_FSYNC` does not wait for writes still in flight, so kaio holds
+//! an fsync until every write to the same file submitted before it has
+//! completed, then submits it.
 //!
-//! Writes are counted in one of two epochs (parity of `EPOCH`), lock-free.
-//! An fsync that finds writes in flight flips the epoch and waits for the
-//! old epoch's count to reach zero; fsyncs that arrive meanwhile wait for
-//! the next flip. The barrier is process-wide (it may wait for writes on
-//! other descriptors too), which is conservative but never wrong.
+//! Files are hashed (device and inode) into [`BUCKETS`] buckets; in each,
+//! writes are counted in one of two epochs (parity of the bucket's epoch),
+//! lock-free. An fsync that finds writes in flight in its bucket flips the
+//! bucket's epoch and waits for the old epoch's count to reach zero; fsyncs
+//! that arrive meanwhile wait for the next flip. An fsync may wait for
+//! writes to another file of its bucket (conservative, never wrong); it
+//! never waits for a slow write to a file of another bucket (POSIX: fsync
+//! covers the operations of its own file).
 
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -17,16 +21,35 @@ use super::stats::{self, STATS};
 use super::{reap, reaper, submit};
 use crate::abi::{AioCb, flags};
 
+/// Buckets of the barrier (a power of two).
+pub const BUCKETS: usize = 256;
 const NO_DRAIN: u32 = 2;
 
-static EPOCH: AtomicU32 = AtomicU32::new(0);
-static WRITES: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
-/// Parity being drained, or NO_DRAIN.
-static DRAINING: AtomicU32 = AtomicU32::new(NO_DRAIN);
+struct Bucket {
+    epoch: AtomicU32,
+    writes: [AtomicU32; 2],
+    /// Parity being drained, or NO_DRAIN.
+    draining: AtomicU32,
+}
 
-/// Held fsyncs, linked through `AioCb::link`.
+static BUCKET: [Bucket; BUCKETS] = [const {
+    Bucket {
+        epoch: AtomicU32::new(0),
+        writes: [AtomicU32::new(0), AtomicU32::new(0)],
+        draining: AtomicU32::new(NO_DRAIN),
+    }
+}; BUCKETS];
+
+/// The bucket of a file.
+pub fn bucket_of(dev: u64, ino: u64) -> usize {
+    let x = (ino ^ dev.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (x >> 56) as usize % BUCKETS
+}
+
+/// Held fsyncs of one bucket, linked through `AioCb::link`.
+#[derive(Clone, Copy)]
 struct Held {
-    /// Waiting for the epoch in `DRAINING` to drain.
+    /// Waiting for the epoch in `draining` to drain.
     current: *mut AioCb,
     /// Arrived during the drain: wait for the next one.
     next: *mut AioCb,
@@ -35,32 +58,39 @@ struct Held {
 // SAFETY: the raw pointers are only touched under the lock.
 unsafe impl Send for Held {}
 
-static HELD: Locked<Held> = Locked::new(Held {
+const NONE_HELD: Held = Held {
     current: ptr::null_mut(),
     next: ptr::null_mut(),
-});
+};
 
-/// Register a write about to be submitted; returns its epoch parity.
-pub fn write_begin() -> u32 {
+static HELD: Locked<[Held; BUCKETS]> = Locked::new([NONE_HELD; BUCKETS]);
+
+/// Register a write to a file of bucket `b` about to be submitted; returns
+/// its token (bucket and epoch parity) for [`write_done`].
+pub fn write_begin(b: usize) -> u32 {
+    let bk = &BUCKET[b % BUCKETS];
     loop {
-        let e = EPOCH.load(Ordering::SeqCst);
+        let e = bk.epoch.load(Ordering::SeqCst);
         let p = e & 1;
-        WRITES[p as usize].fetch_add(1, Ordering::SeqCst);
-        if EPOCH.load(Ordering::SeqCst) == e {
-            return p;
+        bk.writes[p as usize].fetch_add(1, Ordering::SeqCst);
+        if bk.epoch.load(Ordering::SeqCst) == e {
+            return ((b % BUCKETS) as u32) << 1 | p;
         }
         // The epoch flipped under us: count the write in the new one.
-        write_done(p, Mode::Normal);
+        write_done(((b % BUCKETS) as u32) << 1 | p, Mode::Normal);
     }
 }
 
-/// A write of parity `p` completed (or was never submitted).
-pub fn write_done(p: u32, mode: Mode) {
-    let left = WRITES[(p & 1) as usize].fetch_sub(1, Ordering::SeqCst) - 1;
-    if left == 0 && DRAINING.load(Ordering::SeqCst) == p {
+/// A write with token `t` completed (or was never submitted).
+pub fn write_done(t: u32, mode: Mode) {
+    let b = (t >> 1) as usize % BUCKETS;
+    let p = t & 1;
+    let bk = &BUCKET[b];
+    let left = bk.writes[p as usize].fetch_sub(1, Ordering::SeqCst) - 1;
+    if left == 0 && bk.draining.load(Ordering::SeqCst) == p {
         match mode {
             Mode::Normal => release(),
-            Mode::SignalSafe => reaper::push(reaper::Job::BarrierRelease),
+            Mode::SignalSafe => reaper::release_barrier(),
         }
     }
 }
@@ -71,21 +101,33 @@ fn push(list: &mut *mut AioCb, cb: *mut AioCb) {
     *list = cb;
 }
 
-/// Submit `cb` (an fsync) now, or hold it behind writes in flight.
+/// Whether an fsync of bucket `b` would have to wait (then the reaper must
+/// run: see `reaper::ensure`).
+pub fn would_hold(b: usize) -> bool {
+    let bk = &BUCKET[b % BUCKETS];
+    bk.draining.load(Ordering::SeqCst) != NO_DRAIN
+        || bk.writes[(bk.epoch.load(Ordering::SeqCst) & 1) as usize].load(Ordering::SeqCst) != 0
+}
+
+/// Submit `cb` (an fsync of a file of bucket `b`) now, or hold it behind
+/// writes in flight.
 ///
 /// # Safety
-/// `cb` is a prepared, in-progress fsync request.
-pub unsafe fn fsync(cb: *mut AioCb) {
-    let held = HELD.with(|h| {
-        let d = DRAINING.load(Ordering::SeqCst);
+/// `cb` is a prepared, in-progress fsync request; the reaper runs.
+pub unsafe fn fsync(cb: *mut AioCb, b: usize) {
+    let b = b % BUCKETS;
+    let bk = &BUCKET[b];
+    let held = HELD.with(|all| {
+        let h = &mut all[b];
+        let d = bk.draining.load(Ordering::SeqCst);
         if d == NO_DRAIN {
-            let p = EPOCH.load(Ordering::SeqCst) & 1;
-            if WRITES[p as usize].load(Ordering::SeqCst) == 0 {
+            let p = bk.epoch.load(Ordering::SeqCst) & 1;
+            if bk.writes[p as usize].load(Ordering::SeqCst) == 0 {
                 return false;
             }
             reaper::work_begin();
-            EPOCH.fetch_add(1, Ordering::SeqCst);
-            DRAINING.store(p, Ordering::SeqCst);
+            bk.epoch.fetch_add(1, Ordering::SeqCst);
+            bk.draining.store(p, Ordering::SeqCst);
             push(&mut h.current, cb);
         } else {
             push(&mut h.next, cb);
@@ -104,28 +146,31 @@ pub unsafe fn fsync(cb: *mut AioCb) {
     }
 }
 
-/// Submit the fsyncs whose writes have all completed.
+/// Submit the fsyncs whose writes have all completed (every bucket).
 pub fn release() {
     let mut ready: *mut AioCb = ptr::null_mut();
-    HELD.with(|h| {
-        loop {
-            let d = DRAINING.load(Ordering::SeqCst);
-            if d == NO_DRAIN || WRITES[d as usize].load(Ordering::SeqCst) != 0 {
-                break;
-            }
-            while !h.current.is_null() {
-                let cb = h.current;
-                // SAFETY: held requests are valid until completed.
-                h.current = unsafe { (*cb).link.load(Ordering::Relaxed) };
-                push(&mut ready, cb);
-            }
-            if h.next.is_null() {
-                DRAINING.store(NO_DRAIN, Ordering::SeqCst);
-                reaper::work_done();
-            } else {
-                h.current = core::mem::replace(&mut h.next, ptr::null_mut());
-                let p = EPOCH.fetch_add(1, Ordering::SeqCst) & 1;
-                DRAINING.store(p, Ordering::SeqCst);
+    HELD.with(|all| {
+        for (b, h) in all.iter_mut().enumerate() {
+            let bk = &BUCKET[b];
+            loop {
+                let d = bk.draining.load(Ordering::SeqCst);
+                if d == NO_DRAIN || bk.writes[d as usize].load(Ordering::SeqCst) != 0 {
+                    break;
+                }
+                while !h.current.is_null() {
+                    let cb = h.current;
+                    // SAFETY: held requests are valid until completed.
+                    h.current = unsafe { (*cb).link.load(Ordering::Relaxed) };
+                    push(&mut ready, cb);
+                }
+                if h.next.is_null() {
+                    bk.draining.store(NO_DRAIN, Ordering::SeqCst);
+                    reaper::work_done();
+                } else {
+                    h.current = core::mem::replace(&mut h.next, ptr::null_mut());
+                    let p = bk.epoch.fetch_add(1, Ordering::SeqCst) & 1;
+                    bk.draining.store(p, Ordering::SeqCst);
+                }
             }
         }
     });
@@ -166,9 +211,11 @@ fn unlink(list: &mut *mut AioCb, pred: &dyn Fn(*mut AioCb) -> bool, out: &mut *m
 /// ECANCELED (notification included). Returns how many.
 pub fn cancel(pred: &dyn Fn(*mut AioCb) -> bool) -> usize {
     let mut taken: *mut AioCb = ptr::null_mut();
-    HELD.with(|h| {
-        unlink(&mut h.current, pred, &mut taken);
-        unlink(&mut h.next, pred, &mut taken);
+    HELD.with(|all| {
+        for h in all.iter_mut() {
+            unlink(&mut h.current, pred, &mut taken);
+            unlink(&mut h.next, pred, &mut taken);
+        }
     });
     let mut n = 0;
     while !taken.is_null() {
@@ -192,11 +239,10 @@ pub fn cancel(pred: &dyn Fn(*mut AioCb) -> bool) -> usize {
 
 /// In a `fork()` child: the parent's writes and fsyncs are not ours.
 pub fn reset_after_fork() {
-    WRITES[0].store(0, Ordering::Relaxed);
-    WRITES[1].store(0, Ordering::Relaxed);
-    DRAINING.store(NO_DRAIN, Ordering::Relaxed);
-    HELD.reset_after_fork(Held {
-        current: ptr::null_mut(),
-        next: ptr::null_mut(),
-    });
+    for bk in &BUCKET {
+        bk.writes[0].store(0, Ordering::Relaxed);
+        bk.writes[1].store(0, Ordering::Relaxed);
+        bk.draining.store(NO_DRAIN, Ordering::Relaxed);
+    }
+    HELD.reset_after_fork([NONE_HELD; BUCKETS]);
 }

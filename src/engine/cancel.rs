@@ -1,17 +1,17 @@
 //! `aio_cancel`. Requests in the kernel cannot be cancelled (`io_cancel`
 //! returns EINVAL for reads and writes) and requests on a kaio thread are
-//! already running: both are AIO_NOTCANCELED and complete normally. What kaio
-//! still holds is cancelled — an fsync waiting for earlier writes, a request
-//! waiting in its descriptor's lane, a request waiting for ring space — with
-//! ECANCELED, and its notification fires, as glibc does for requests it
-//! dequeues.
+//! already running: both are AIO_NOTCANCELED and complete normally, and so
+//! are requests waiting for ring space (they are in a lock-free queue that
+//! any reaper may be flushing). What kaio still holds is cancelled — an
+//! fsync waiting for earlier writes, a request waiting in its descriptor's
+//! lane — with ECANCELED, and its notification fires, as glibc does for
+//! requests it dequeues.
 
 use core::sync::atomic::Ordering;
 
 use super::complete::{self, Mode};
 use super::stats::{self, STATS};
-use super::submit::Op;
-use super::{barrier, fdtable, lane, reap, reaper};
+use super::{barrier, fdtable, lane, reap};
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AioCb, flags};
 use crate::sys::{self, Errno};
 
@@ -45,23 +45,9 @@ unsafe fn cancel_one(cb: *mut AioCb) -> bool {
             return true;
         }
     }
-    // Waiting for ring space: claim it from the queue's flush.
-    if f & flags::QUEUED != 0
-        && c.flags.fetch_and(!flags::QUEUED, Ordering::SeqCst) & flags::QUEUED != 0
-    {
-        if f & flags::POLL != 0 {
-            // The poll's own reaper work ends here (the queue's ends when
-            // its flush skips the entry).
-            reaper::work_done();
-        }
-        let key = lane::Key::of(c, Op::recorded(c));
-        cancelled(&[cb]);
-        // It was the head of its lane: the next request may start.
-        if f & flags::LANE != 0 {
-            lane::advance(key);
-        }
-        return true;
-    }
+    // Waiting for ring space (QUEUED): the request leaves for the kernel as
+    // soon as a slot is free; like one already in the kernel, it is not
+    // cancelled (AIO_NOTCANCELED).
     false
 }
 

@@ -2,9 +2,10 @@
 //! can be closed and reopened as something else at any time, so nothing is
 //! cached: `fcntl(F_GETFL)` for every request, `fstat` only where the path
 //! depends on the file type (O_DIRECT, O_APPEND, or a buffered attempt that
-//! could not finish at once).
+//! could not finish at once). The `fstat` also gives the file's identity,
+//! which requests that run later check before touching the descriptor.
 
-use crate::sys::{self, Errno};
+use crate::sys::{self, Errno, FileId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FdKind {
@@ -24,10 +25,11 @@ pub fn status_flags(fd: i32) -> Result<i32, Errno> {
     sys::fcntl_getfl(fd).map_err(|_| libc::EBADF)
 }
 
-/// The kind of an open descriptor with status flags `fl`.
-pub fn kind(fd: i32, fl: i32) -> Result<FdKind, Errno> {
-    let mode = sys::fstat_mode(fd)? & libc::S_IFMT;
-    Ok(if mode == libc::S_IFREG || mode == libc::S_IFBLK {
+/// The kind of an open descriptor with status flags `fl`, and its identity.
+pub fn kind(fd: i32, fl: i32) -> Result<(FdKind, FileId), Errno> {
+    let id = sys::fstat_id(fd)?;
+    let mode = id.kind();
+    let kind = if mode == libc::S_IFREG || mode == libc::S_IFBLK {
         if fl & libc::O_DIRECT != 0 {
             FdKind::Direct
         } else {
@@ -39,10 +41,11 @@ pub fn kind(fd: i32, fl: i32) -> Result<FdKind, Errno> {
         FdKind::Stream {
             socket: mode == libc::S_IFSOCK,
         }
-    })
+    };
+    Ok((kind, id))
 }
 
 /// Both steps at once.
-pub fn classify(fd: i32) -> Result<FdKind, Errno> {
+pub fn classify(fd: i32) -> Result<(FdKind, FileId), Errno> {
     kind(fd, status_flags(fd)?)
 }

@@ -1,10 +1,22 @@
 //! Publishing a request's result into its aiocb, and everything that must
-//! follow: barrier and per-fd bookkeeping, the `lio_listio` group, the
-//! notification, waking waiters.
+//! follow, in one fixed order:
 //!
-//! Publication order: `__return_value`, then `__error_code` with release, so
-//! an `aio_error` that sees a final value (acquire) can read the result. After
-//! that store the caller owns the aiocb again: nothing reads it afterwards.
+//! 1. release what the request held (its duplicate descriptor, its count in
+//!    the per-fd table);
+//! 2. publish: `__return_value`, then `__error_code` with release, so an
+//!    `aio_error` that sees a final value (acquire) can read the result —
+//!    from here on the caller owns the aiocb again and nothing reads it;
+//! 3. `aio_waitcomplete`/`kaio_completion_fd` bookkeeping;
+//! 4. the request's own notification;
+//! 5. its `lio_listio` group, whose list notification therefore never
+//!    overtakes a member's own;
+//! 6. ordering follow-ups: the fsync barrier (an fsync waiting for this
+//!    write may go ahead), and, in [`finish`], the next request of a lane;
+//! 7. waking waiters.
+//!
+//! In a signal-safe context (`aio_error`, `aio_suspend`) steps that need a
+//! thread or a lock are not taken: such a request is handed to the reaper
+//! before step 1, which completes it from an ordinary context.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -29,6 +41,13 @@ pub enum Mode {
 /// a futex; a completion costs a wake-up system call only when one does.
 pub static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Whether completing `c` needs an ordinary context.
+fn needs_normal(c: &AioCb, f: u32) -> bool {
+    f & flags::LANE != 0
+        || (f & flags::NOTIFY != 0
+            && Notify::from_sigevent(&c.aio_sigevent).is_ok_and(|n| !n.is_signal_safe()))
+}
+
 /// Publish `res` (bytes, or `-errno`) for `cb` and run what follows.
 ///
 /// # Safety
@@ -38,6 +57,11 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     // SAFETY: in progress, so the caller must not touch it and it is valid.
     let c = unsafe { &*cb };
     let f = c.flags.load(Ordering::Relaxed);
+    if mode == Mode::SignalSafe && needs_normal(c, f) {
+        // SAFETY: ours until completed; the reaper completes it.
+        unsafe { reaper::defer(cb, res) };
+        return;
+    }
     let notify = if f & flags::NOTIFY != 0 {
         Notify::from_sigevent(&c.aio_sigevent).unwrap_or(Notify::None)
     } else {
@@ -45,6 +69,11 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     };
     let group = c.group.load(Ordering::Relaxed);
     let parity = c.parity.load(Ordering::Relaxed);
+    let generation = c.generation.load(Ordering::Relaxed);
+    // 1. What the request held.
+    if f & flags::BOUND != 0 {
+        sys::close(c.bound_fd.load(Ordering::Relaxed));
+    }
     if f & flags::FD_COUNTED != 0 {
         fdtable::dec(c.aio_fildes);
     }
@@ -53,28 +82,27 @@ pub unsafe fn complete(cb: *mut AioCb, res: i64, mode: Mode) {
     } else {
         (res as isize, 0)
     };
+    // 2. Publish.
     c.return_value.store(ret, Ordering::Relaxed);
     c.error_code.store(err, Ordering::Release);
     stats::bump(&STATS.completed);
-    // From here on, `cb` belongs to the caller again (or to whoever calls
+    // 3. From here on, `cb` belongs to the caller again (or to whoever calls
     // aio_waitcomplete, for an enrolled request).
-    done::completed(cb, f & flags::ENROLLED != 0);
-    // Only now may an fsync waiting for this write go ahead: whoever sees
-    // the fsync complete must see this write complete too.
-    if f & flags::WRITE != 0 {
-        barrier::write_done(parity, mode);
+    done::completed(cb, f & flags::ENROLLED != 0, generation);
+    // 4. The request's own notification.
+    if f & flags::NOTIFY != 0 {
+        notify.deliver();
+        reaper::work_done();
     }
+    // 5. Its list.
     if !group.is_null() {
         // SAFETY: a group outlives its members' completions (lio.rs).
         unsafe { lio::member_done(group.cast(), err != 0, mode) };
     }
-    if f & flags::NOTIFY != 0 {
-        if mode == Mode::Normal || notify.is_signal_safe() {
-            notify.deliver();
-        } else {
-            reaper::push(reaper::Job::Notify(notify));
-        }
-        reaper::work_done();
+    // 6. Only now may an fsync waiting for this write go ahead: whoever sees
+    // the fsync complete must see this write complete too.
+    if f & flags::WRITE != 0 {
+        barrier::write_done(parity, mode);
     }
 }
 

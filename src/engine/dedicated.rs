@@ -6,34 +6,45 @@ use core::sync::atomic::Ordering;
 
 use super::complete;
 use super::stats::{self, STATS};
-use super::submit::{self, Op};
+use super::submit::Op;
 use super::{pool, threads};
 use crate::abi::{AioCb, flags};
+use crate::sys::Errno;
 
 struct Task(*mut AioCb, Op);
 // SAFETY: the aiocb is handed to the thread, its only user until completion.
 unsafe impl Send for Task {}
 
-/// Run `cb` to completion on a new thread.
+/// Run `cb` to completion on a new thread; EAGAIN (and `cb` still ours) if
+/// no thread can be created.
 ///
 /// # Safety
 /// `cb` is prepared and owned by kaio.
-pub unsafe fn start(cb: *mut AioCb, op: Op) {
+pub unsafe fn start(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    c.flags.fetch_or(flags::THREAD, Ordering::SeqCst);
     super::verbose::say(super::verbose::Reason::NoNonblocking, c.aio_fildes);
     let task = Task(cb, op);
-    let spawned = threads::spawn("kaio-io", 64 * 1024, move || {
+    threads::spawn(c"kaio-io", 64 * 1024, move || {
         let task = task;
         // SAFETY: this thread owns the request until it completes it.
         unsafe { run(task.0, task.1) }
-    });
-    match spawned {
-        Ok(_) => stats::bump(&STATS.thread),
-        // No thread could be made: fail with EAGAIN, as POSIX allows.
+    })?;
+    c.flags.fetch_or(flags::THREAD, Ordering::SeqCst);
+    stats::bump(&STATS.thread);
+    Ok(())
+}
+
+/// As [`start`], for a request accepted earlier: if no thread can be had,
+/// it completes with EAGAIN (it would block the only thread there is).
+///
+/// # Safety
+/// As for [`start`].
+pub unsafe fn start_or_fail(cb: *mut AioCb, op: Op) {
+    // SAFETY: forwarded.
+    if unsafe { start(cb, op) }.is_err() {
         // SAFETY: the thread never started, so the request is still ours.
-        Err(_) => unsafe { submit::fail(cb, libc::EAGAIN) },
+        unsafe { complete::finish(cb, op, -(libc::EAGAIN as i64)) };
     }
 }
 
@@ -41,7 +52,12 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) {
 /// `cb` is owned by this thread until completion.
 unsafe fn run(cb: *mut AioCb, op: Op) {
     // SAFETY: caller's contract.
-    let res = pool::blocking_io(unsafe { &*cb }, op);
+    let c = unsafe { &*cb };
+    let res = if super::submit::same_file(c) {
+        pool::blocking_io(c, op)
+    } else {
+        -(libc::EBADF as i64)
+    };
     // SAFETY: forwarded: completed exactly once, here.
     unsafe { complete::finish(cb, op, res) };
 }

@@ -26,7 +26,11 @@ fn slot(fd: i32, create: bool) -> Option<&'static AtomicU32> {
         if !create {
             return None;
         }
-        let fresh = Box::into_raw(Box::new([const { AtomicU32::new(0) }; PAGE]));
+        // Without memory for a page, the shared (conservative) counter.
+        let Some(fresh) = super::mem::try_box([const { AtomicU32::new(0) }; PAGE]) else {
+            return Some(&OVERFLOW);
+        };
+        let fresh = Box::into_raw(fresh);
         match entry.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => page = fresh,
             Err(existing) => {

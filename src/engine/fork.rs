@@ -6,7 +6,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::stats::STATS;
-use super::{barrier, context, done, fdtable, lane, overflow, pool, reap, reaper, slots};
+use super::{barrier, context, done, fdtable, lane, overflow, pool, reap, reaper, slots, submit};
 
 /// Not a `std::sync::Once`: a child forked while another thread was inside
 /// `call_once` would wait for it forever.
@@ -23,6 +23,7 @@ extern "C" fn in_child() {
     done::reset_after_fork();
     overflow::reset_after_fork();
     pool::reset_after_fork();
+    submit::reset_after_fork();
     STATS.reset();
 }
 

@@ -49,6 +49,28 @@ impl<T> ForkLazy<T> {
         }
     }
 
+    /// The object, created by `make` on first use; `None` if `make` or the
+    /// allocation fails (memory short). Ordinary context.
+    pub fn get_or_try_init(&self, make: impl FnOnce() -> Option<T>) -> Option<&T> {
+        if let Some(v) = self.get() {
+            return Some(v);
+        }
+        let fresh = Box::into_raw(super::mem::try_box(make()?)?);
+        match self
+            .ptr
+            .compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just published; never freed.
+            Ok(_) => Some(unsafe { &*fresh }),
+            Err(existing) => {
+                // SAFETY: `fresh` was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: as in `get`.
+                Some(unsafe { &*existing })
+            }
+        }
+    }
+
     /// In a `fork()` child (single-threaded): abandon the parent's object.
     pub fn forget_after_fork(&self) {
         self.ptr.store(ptr::null_mut(), Ordering::Relaxed);

@@ -7,11 +7,13 @@
 //! a write on the same socket.
 
 use core::sync::atomic::Ordering;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::lock::Locked;
+use super::mem;
 use super::submit::Op;
 use crate::abi::{AioCb, flags};
+use crate::sys::Errno;
 
 /// A lane: descriptor and direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,25 +32,32 @@ impl Key {
 }
 
 /// Busy lanes and what waits in them (aiocb addresses). A key present =
-/// its head is running.
-static LANES: Locked<BTreeMap<Key, VecDeque<usize>>> = Locked::new(BTreeMap::new());
+/// its head is running. Memory is reserved fallibly: without it the
+/// request is refused (EAGAIN), never the process aborted.
+static LANES: Locked<Vec<(Key, VecDeque<usize>)>> = Locked::new(Vec::new());
 
-/// Enter the lane: `true` if `cb` is the head and must be started now,
-/// `false` if it was queued behind the running one.
+/// Enter the lane: `Ok(true)` if `cb` is the head and must be started now,
+/// `Ok(false)` if it was queued behind the running one (after `on_queue`
+/// ran, under the lanes' lock, before anyone can start it).
 ///
 /// # Safety
 /// `cb` is prepared and owned by kaio.
-pub unsafe fn enter(key: Key, cb: *mut AioCb) -> bool {
+pub unsafe fn enter(key: Key, cb: *mut AioCb, on_queue: impl FnOnce()) -> Result<bool, Errno> {
     // SAFETY: prepared request; kaio owns its private fields.
     let c = unsafe { &*cb };
-    c.flags.fetch_or(flags::LANE, Ordering::SeqCst);
-    LANES.with(|lanes| match lanes.get_mut(&key) {
+    LANES.with(|lanes| match lanes.iter_mut().find(|(k, _)| *k == key) {
         None => {
-            lanes.insert(key, VecDeque::new());
-            true
+            mem::try_push(lanes, (key, VecDeque::new())).map_err(|_| libc::EAGAIN)?;
+            c.flags.fetch_or(flags::LANE, Ordering::SeqCst);
+            Ok(true)
         }
-        Some(waiting) => {
-            c.flags.fetch_or(flags::LANE_WAIT, Ordering::SeqCst);
+        Some((_, waiting)) => {
+            if waiting.try_reserve(1).is_err() {
+                return Err(libc::EAGAIN);
+            }
+            c.flags
+                .fetch_or(flags::LANE | flags::LANE_WAIT, Ordering::SeqCst);
+            on_queue();
             // Prioritized I/O, as glibc: a lower aio_reqprio runs earlier;
             // equal priorities keep call order.
             let prio = c.aio_reqprio;
@@ -60,7 +69,7 @@ pub unsafe fn enter(key: Key, cb: *mut AioCb) -> bool {
                 Some(i) => waiting.insert(i, cb as usize),
                 None => waiting.push_back(cb as usize),
             }
-            false
+            Ok(false)
         }
     })
 }
@@ -70,11 +79,11 @@ pub unsafe fn enter(key: Key, cb: *mut AioCb) -> bool {
 pub fn advance(key: Key) {
     loop {
         let next = LANES.with(|lanes| {
-            let waiting = lanes.get_mut(&key)?;
-            match waiting.pop_front() {
+            let i = lanes.iter().position(|(k, _)| *k == key)?;
+            match lanes[i].1.pop_front() {
                 Some(cb) => Some(cb),
                 None => {
-                    lanes.remove(&key);
+                    lanes.swap_remove(i);
                     None
                 }
             }
@@ -95,7 +104,7 @@ pub fn advance(key: Key) {
 pub fn take_waiting(pred: &dyn Fn(*mut AioCb) -> bool) -> Vec<*mut AioCb> {
     LANES.with(|lanes| {
         let mut out = Vec::new();
-        for waiting in lanes.values_mut() {
+        for (_, waiting) in lanes.iter_mut() {
             waiting.retain(|&cb| {
                 let cb = cb as *mut AioCb;
                 if pred(cb) {
@@ -112,5 +121,5 @@ pub fn take_waiting(pred: &dyn Fn(*mut AioCb) -> bool) -> Vec<*mut AioCb> {
 
 /// In a `fork()` child: the parent's lanes are not ours.
 pub fn reset_after_fork() {
-    LANES.reset_after_fork(BTreeMap::new());
+    LANES.reset_after_fork(Vec::new());
 }

@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::classify::{FdKind, classify};
 use super::complete::Mode;
+use super::mem;
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
@@ -24,6 +25,8 @@ pub struct Group {
     /// The list notification (LIO_NOWAIT); such groups live on the heap.
     notify: Notify,
     heap: bool,
+    /// Link in the reaper's list of finished groups.
+    pub next: *mut Group,
 }
 
 /// A member of `g` completed.
@@ -46,7 +49,8 @@ pub unsafe fn member_done(g: *mut Group, failed: bool, mode: Mode) {
             // SAFETY: last member: we own the group now.
             unsafe { finish(g) };
         } else {
-            reaper::push(reaper::Job::ListDone(g));
+            // SAFETY: last member: the group is handed to the reaper.
+            unsafe { reaper::defer_group(g) };
         }
     }
 }
@@ -76,17 +80,27 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         failed: AtomicBool::new(false),
         notify: Notify::None,
         heap: false,
+        next: core::ptr::null_mut(),
     };
     let group: *mut Group = if wait_mode {
         &mut stack_group
     } else if !sig.is_none() {
-        reaper::work_begin();
-        Box::into_raw(Box::new(Group {
+        // The list notification comes from whoever completes the last
+        // member, maybe a signal-safe reaper that leaves it to the reaper.
+        reaper::work_begin_ensured()?;
+        match mem::try_box(Group {
             remaining: AtomicU32::new(1),
             failed: AtomicBool::new(false),
             notify: sig,
             heap: true,
-        }))
+            next: core::ptr::null_mut(),
+        }) {
+            Some(g) => Box::into_raw(g),
+            None => {
+                reaper::work_done();
+                return Err(libc::EAGAIN);
+            }
+        }
     } else {
         core::ptr::null_mut()
     };
@@ -154,7 +168,30 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         }
         if let Op::Fsync { .. } = op {
             // SAFETY: prepared; ordered after earlier writes like aio_fsync.
-            unsafe { barrier::fsync(cb) };
+            let id = match sys::fstat_id(unsafe { (*cb).aio_fildes }) {
+                Ok(id) => id,
+                Err(_) => {
+                    // SAFETY: prepared, not handed out.
+                    unsafe { submit::fail(cb, libc::EBADF) };
+                    continue;
+                }
+            };
+            // SAFETY: prepared.
+            submit::identify(unsafe { &*cb }, &id);
+            // SAFETY: prepared.
+            let b = submit::bucket(unsafe { &*cb });
+            if barrier::would_hold(b) && reaper::ensure().is_err() {
+                // SAFETY: prepared, not handed out.
+                enqueue_error = Some(unsafe { submit::refuse(cb, libc::EAGAIN) });
+                accepted -= 1;
+                if !group.is_null() {
+                    // SAFETY: the group is live; undo this member's count.
+                    unsafe { (*group).remaining.fetch_sub(1, Ordering::SeqCst) };
+                }
+                continue;
+            }
+            // SAFETY: prepared.
+            unsafe { barrier::fsync(cb, b) };
             continue;
         }
         // SAFETY: caller's contract.
@@ -166,7 +203,14 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         // O_DIRECT requests are batched into one io_submit; the others take
         // their own path (page cache, poll, pool) one by one.
         // SAFETY: caller's contract.
-        let direct = classify(unsafe { (*cb).aio_fildes }) == Ok(FdKind::Direct);
+        let direct = match classify(unsafe { (*cb).aio_fildes }) {
+            Ok((FdKind::Direct, id)) => {
+                // SAFETY: prepared.
+                submit::identify(unsafe { &*cb }, &id);
+                true
+            }
+            _ => false,
+        };
         match context::get_or_create().filter(|_| direct) {
             Some(ctx) => {
                 if pending == CHUNK {
@@ -180,8 +224,18 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
                 members[pending] = cb;
                 pending += 1;
             }
-            // SAFETY: prepared, owned by kaio until completed.
-            None => unsafe { submit::read_write(cb, op) },
+            None => {
+                // SAFETY: prepared, owned by kaio until completed.
+                if let Err(e) = unsafe { submit::start(cb, op) } {
+                    // Refused (no thread or memory): not a member after all.
+                    enqueue_error = Some(e);
+                    accepted -= 1;
+                    if !group.is_null() {
+                        // SAFETY: the group is live; undo this member's count.
+                        unsafe { (*group).remaining.fetch_sub(1, Ordering::SeqCst) };
+                    }
+                }
+            }
         }
     }
     if pending > 0 {
@@ -240,8 +294,10 @@ unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUN
                 slots::give_back(p);
             }
             if let Some(&cb) = members.get(i) {
-                // SAFETY: refused by the kernel, still ours.
-                unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e) };
+                // SAFETY: refused by the kernel, still ours. Not refused to
+                // the caller: the batch is already accepted, so a missing
+                // thread means doing the I/O here.
+                let _ = unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e, false) };
             }
         }
     };

@@ -18,6 +18,7 @@ mod iov;
 mod lane;
 mod lio;
 mod lock;
+mod mem;
 mod notify;
 mod overflow;
 mod pool;
@@ -44,10 +45,7 @@ pub use submit::Op;
 /// `cb` is a valid aiocb that stays valid, and unmodified, until complete.
 pub unsafe fn read_write(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
     // SAFETY: forwarded.
-    unsafe { submit::prepare(cb, op)? };
-    // SAFETY: prepared.
-    unsafe { submit::read_write(cb, op) };
-    Ok(())
+    unsafe { submit::read_write(cb, op) }
 }
 
 /// `aio_fsync`.
@@ -56,14 +54,9 @@ pub unsafe fn read_write(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
 /// As for `read_write`.
 pub unsafe fn fsync(cb: *mut AioCb, data_only: bool) -> Result<(), Errno> {
     // SAFETY: caller's contract.
-    if crate::sys::fcntl_getfl(unsafe { (*cb).aio_fildes }).is_err() {
-        return Err(libc::EBADF);
-    }
+    let id = crate::sys::fstat_id(unsafe { (*cb).aio_fildes }).map_err(|_| libc::EBADF)?;
     // SAFETY: forwarded.
-    unsafe { submit::prepare(cb, Op::Fsync { data_only })? };
-    // SAFETY: prepared.
-    unsafe { barrier::fsync(cb) };
-    Ok(())
+    unsafe { submit::fsync(cb, data_only, &id) }
 }
 
 /// `aio_error`: a load, plus a lock-free look at the completion ring if the
@@ -73,14 +66,19 @@ pub fn error(cb: &AioCb) -> i32 {
     if e != libc::EINPROGRESS {
         return e;
     }
-    if cb.flags.load(Ordering::Relaxed) & crate::abi::flags::KERNEL != 0 {
+    if cb.flags.load(Ordering::Relaxed) & (crate::abi::flags::KERNEL | crate::abi::flags::POLL) != 0
+    {
         reap::try_reap();
     }
     cb.error_code.load(Ordering::Acquire)
 }
 
-/// `aio_return`: the published result.
+/// `aio_return`: the published result (an enrolled request is then
+/// reported: `aio_waitcomplete` will not return it).
 pub fn return_value(cb: &AioCb) -> isize {
+    if done::enrolling() {
+        done::returned(cb);
+    }
     cb.error_code.load(Ordering::Acquire);
     cb.return_value.load(Ordering::Relaxed)
 }
@@ -134,8 +132,21 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: *const SigEvent) -> Re
     unsafe { lio::listio(mode, list, notify) }
 }
 
-/// A counter by name (see `stats`).
+/// A counter by name (see `stats`), or `fault:POINT`: the calls made at a
+/// fault-injection point while `KAIO_FAULT` is set (for tests that loop).
 pub fn counter(name: &[u8]) -> Option<u64> {
+    use crate::sys::fault::{self, Point};
+    if let Some(point) = name.strip_prefix(b"fault:") {
+        let p = match point {
+            b"io_setup" => Point::IoSetup,
+            b"io_submit" => Point::IoSubmit,
+            b"io_getevents" => Point::IoGetevents,
+            b"thread" => Point::Thread,
+            b"alloc" => Point::Alloc,
+            _ => return None,
+        };
+        return Some(fault::calls(p));
+    }
     stats::STATS.by_name(name)
 }
 

@@ -122,8 +122,23 @@ extern "C" fn notify_trampoline(arg: *mut c_void) -> *mut c_void {
     ptr::null_mut()
 }
 
+/// Call the notification function on this thread: when no thread can be
+/// created (RLIMIT_NPROC, pids.max, memory), the notification still comes,
+/// exactly once, from a kaio thread (or the completing one).
+fn call_here(function: usize, value: usize) {
+    // SAFETY: as in `notify_trampoline`.
+    let f: extern "C" fn(usize) = unsafe { core::mem::transmute(function) };
+    f(value);
+}
+
 fn start_thread(function: usize, attrs: usize, value: usize) {
-    let call = Box::into_raw(Box::new(ThreadCall { function, value }));
+    if crate::sys::fault::hit(crate::sys::fault::Point::Thread).is_some() {
+        return call_here(function, value);
+    }
+    let Some(call) = super::mem::try_box(ThreadCall { function, value }) else {
+        return call_here(function, value);
+    };
+    let call = Box::into_raw(call);
     let mut tid: libc::pthread_t = 0;
     // SAFETY: attr objects are initialised before use and destroyed after;
     // a user-supplied attr is used as given (as glibc does).
@@ -141,8 +156,10 @@ fn start_thread(function: usize, attrs: usize, value: usize) {
             libc::pthread_attr_destroy(&mut own);
         }
         if rc != 0 {
-            // The thread never started: reclaim its argument.
+            // The thread never started: reclaim its argument and call the
+            // function here.
             drop(Box::from_raw(call));
+            call_here(function, value);
         }
     }
 }

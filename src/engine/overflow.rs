@@ -1,21 +1,43 @@
 //! Requests that found the kernel ring full (`io_submit` said EAGAIN) wait
-//! here, in a lock-free queue, and are submitted as completions free slots.
-//! None is lost and the caller is never told EAGAIN while kaio can queue.
+//! here and are submitted as completions free slots. None is lost and the
+//! caller is never told EAGAIN while kaio can queue.
+//!
+//! The queue is a lock-free stack linked through the aiocbs themselves
+//! (`AioCb::link`): pushing and taking everything are single atomic
+//! operations, so it needs no memory and any context may flush it — the
+//! signal-safe reaper in `aio_error`/`aio_suspend` included.
+//!
+//! Who flushes: whoever reaps a completion (a slot is free again), and,
+//! when nothing of ours is in the kernel, the pusher itself (push, then
+//! look at the in-flight count; a reaper decrements the count, then looks
+//! at the queue: one of the two sees the other).
 
-use super::fork_lazy::ForkLazy;
-use core::sync::atomic::Ordering;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crossbeam_queue::SegQueue;
-
+use super::complete::Mode;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{reap, reaper, slots, stream};
+use super::{context, reap, reaper, slots, stream};
 use crate::abi::{AioCb, flags};
 use crate::sys::Iocb;
 
-static QUEUE: ForkLazy<SegQueue<usize>> = ForkLazy::new();
+static HEAD: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
 
-/// Queue `cb` (bookkeeping done, not counted as in the kernel).
+fn push_raw(cb: *mut AioCb) {
+    let mut head = HEAD.load(Ordering::SeqCst);
+    loop {
+        // SAFETY: a queued request is kaio's; its link field is ours.
+        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
+        match HEAD.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return,
+            Err(cur) => head = cur,
+        }
+    }
+}
+
+/// Queue `cb` (bookkeeping done, not counted as in the kernel). Ordinary
+/// context (the first time, it explains itself under `KAIO_VERBOSE`).
 ///
 /// # Safety
 /// `cb` was refused by the kernel and is owned by kaio.
@@ -27,65 +49,125 @@ pub unsafe fn push(cb: *mut AioCb) {
     super::verbose::say(super::verbose::Reason::RingFull, unsafe {
         (*cb).aio_fildes
     });
-    // Someone must flush the queue even if nobody calls into kaio.
-    reaper::work_begin();
-    QUEUE.get_or_init(SegQueue::new).push(cb as usize);
+    push_raw(cb);
     // If nothing is in the kernel, no completion will come to flush us.
     if reap::kernel_in_flight() == 0
-        && let Some(ctx) = super::context::current()
+        && let Some(ctx) = context::current()
     {
-        flush(ctx);
+        flush(ctx, Mode::Normal);
     }
-    reaper::kick();
 }
 
 pub fn is_empty() -> bool {
-    QUEUE.get().is_none_or(|q| q.is_empty())
+    HEAD.load(Ordering::SeqCst).is_null()
 }
 
-/// Submit queued requests while the ring takes them. Ordinary thread context
-/// only (the queue frees memory as it drains).
-pub fn flush(ctx: u64) {
-    let Some(q) = QUEUE.get() else { return };
-    while let Some(addr) = q.pop() {
-        let cb = addr as *mut AioCb;
-        // SAFETY: queued requests are valid until completed.
-        let c = unsafe { &*cb };
-        // Claim it against aio_cancel.
-        if c.flags.fetch_and(!flags::QUEUED, Ordering::SeqCst) & flags::QUEUED == 0 {
-            reaper::work_done();
-            continue;
+/// Take every queued request, oldest first, as a list linked through
+/// `link` (the stack holds them newest first).
+fn take_all() -> *mut AioCb {
+    let mut list = HEAD.swap(ptr::null_mut(), Ordering::SeqCst);
+    let mut fifo: *mut AioCb = ptr::null_mut();
+    while !list.is_null() {
+        let cb = list;
+        // SAFETY: taken off the stack: only we hold these requests.
+        unsafe {
+            list = (*cb).link.load(Ordering::Relaxed);
+            (*cb).link.store(fifo, Ordering::Relaxed);
         }
-        let op = Op::recorded(c);
-        let iocb: Iocb = if c.flags.load(Ordering::Relaxed) & flags::POLL != 0 {
-            stream::poll_iocb(cb, op)
-        } else {
-            submit::fill_iocb(cb, op)
-        };
-        reap::kernel_enter();
-        stats::bump(&STATS.io_submit_calls);
-        match slots::submit_one(ctx, iocb) {
-            Ok(()) => {
-                stats::bump(&STATS.kernel);
-                reaper::work_done();
+        fifo = cb;
+    }
+    fifo
+}
+
+/// Give back the rest of a list (the ring filled up again).
+fn put_back(mut list: *mut AioCb) {
+    while !list.is_null() {
+        let cb = list;
+        // SAFETY: ours until pushed.
+        list = unsafe { (*cb).link.load(Ordering::Relaxed) };
+        push_raw(cb);
+    }
+}
+
+/// Submit queued requests while the ring takes them. Any context: in a
+/// signal-safe one, what needs a lock or a thread goes to the reaper.
+pub fn flush(ctx: u64, mode: Mode) {
+    loop {
+        let mut list = take_all();
+        if list.is_null() {
+            return;
+        }
+        while !list.is_null() {
+            let cb = list;
+            // SAFETY: queued requests are valid and ours until submitted.
+            let c = unsafe { &*cb };
+            list = c.link.load(Ordering::Relaxed);
+            c.flags.fetch_and(!flags::QUEUED, Ordering::SeqCst);
+            let op = Op::recorded(c);
+            let iocb: Iocb = if c.flags.load(Ordering::Relaxed) & flags::POLL != 0 {
+                stream::poll_iocb(cb, op)
+            } else if !submit::same_file(c) {
+                // The program closed the descriptor and the number now
+                // names another file: never submit there.
+                // SAFETY: ours; completes once, here.
+                unsafe { refused(cb, libc::EBADF, mode) };
+                continue;
+            } else {
+                submit::fill_iocb(cb, op)
+            };
+            reap::kernel_enter();
+            stats::bump(&STATS.io_submit_calls);
+            match slots::submit_one(ctx, iocb) {
+                Ok(()) => stats::bump(&STATS.kernel),
+                Err(libc::EAGAIN) if reap::kernel_in_flight() > 1 => {
+                    reap::kernel_refused();
+                    c.flags.fetch_or(flags::QUEUED, Ordering::SeqCst);
+                    c.link.store(list, Ordering::Relaxed);
+                    put_back(cb);
+                    // A completion may have come between the refusal and
+                    // the push: if the kernel is empty now, go again.
+                    if reap::kernel_in_flight() > 0 {
+                        return;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    reap::kernel_refused();
+                    // SAFETY: refused: still ours.
+                    unsafe { refused(cb, e, mode) };
+                }
             }
-            Err(libc::EAGAIN) => {
-                reap::kernel_refused();
-                c.flags.fetch_or(flags::QUEUED, Ordering::SeqCst);
-                q.push(addr);
-                return;
+        }
+    }
+}
+
+/// The kernel refused a queued request for good (or has nothing of ours
+/// and still says EAGAIN): a thread does it, or it fails with `e`.
+///
+/// # Safety
+/// `cb` is ours, not in any queue.
+unsafe fn refused(cb: *mut AioCb, e: i32, mode: Mode) {
+    let c = unsafe { &*cb };
+    let to_thread = e == libc::EAGAIN || reap::fatal(e);
+    if reap::fatal(e) {
+        context::kernel_broken();
+    }
+    match mode {
+        // SAFETY: forwarded: ours.
+        Mode::Normal if to_thread => unsafe { submit::to_thread(cb, Op::recorded(c)) },
+        // SAFETY: forwarded: ours.
+        Mode::Normal => unsafe { submit::fail_later(cb, e) },
+        Mode::SignalSafe => {
+            if to_thread {
+                c.flags.fetch_or(flags::TO_THREAD, Ordering::SeqCst);
             }
-            Err(e) => {
-                reap::kernel_refused();
-                reaper::work_done();
-                // SAFETY: refused: still ours.
-                unsafe { submit::fail(cb, e) };
-            }
+            // SAFETY: ours; the reaper completes or routes it.
+            unsafe { reaper::defer(cb, -(e as i64)) };
         }
     }
 }
 
 /// In a `fork()` child: the parent's queue is not ours.
 pub fn reset_after_fork() {
-    QUEUE.forget_after_fork();
+    HEAD.store(ptr::null_mut(), Ordering::Relaxed);
 }

@@ -1,61 +1,88 @@
 //! The reaper: one kaio thread, started the first time a request needs work
-//! done when nobody may be calling into kaio — a notification, a `lio_listio`
-//! list event, a held `aio_fsync`. While such work is outstanding it reaps
-//! the kernel's completions itself; it also runs the jobs that signal-safe
-//! reapers (`aio_error`, `aio_suspend`) may not run: starting notification
-//! threads, list notifications, releasing held fsyncs. It never exits.
+//! done when nobody may be calling into kaio — a notification, a stream
+//! waiting for readiness, a `lio_listio` list event, a held `aio_fsync`.
+//! While such work is outstanding it reaps the kernel's completions itself;
+//! it also finishes what signal-safe reapers (`aio_error`, `aio_suspend`)
+//! may not do themselves, handed over without memory or locks:
+//! - requests whose completion needs a thread or a lock (a `SIGEV_THREAD`
+//!   notification, a stream transfer after readiness, a lane to advance, a
+//!   request to route to a thread), pushed on a stack linked through the
+//!   aiocbs, with their result in `return_value` (not yet published);
+//! - finished `lio_listio` groups (list notification, freeing);
+//! - an fsync barrier to release.
+//!
+//! It never exits. If it cannot be started, requests that need it are
+//! refused with EAGAIN at submission.
 
-use super::fork_lazy::ForkLazy;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-
-use crossbeam_queue::ArrayQueue;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use super::complete::Mode;
-use super::notify::Notify;
-use super::{barrier, context, lio, overflow, stream, threads, wait};
-use crate::abi::AioCb;
-use crate::sys;
-
-/// Work the reaper does on behalf of a signal-safe context.
-pub enum Job {
-    Notify(Notify),
-    ListDone(*mut lio::Group),
-    BarrierRelease,
-    /// A polled descriptor is ready (poll result).
-    PollReady(*mut AioCb, i64),
-    /// Ring slots were freed: submit queued requests.
-    Flush,
-}
-
-// SAFETY: the pointers in a Job are handed over to the reaper, which is then
-// their only user (a finished list's group; a user attr/function pointer).
-unsafe impl Send for Job {}
-
-const QUEUE_CAPACITY: usize = 65536;
-static JOBS: ForkLazy<ArrayQueue<Job>> = ForkLazy::new();
+use super::{barrier, context, lio, overflow, stream, submit, threads, wait};
+use crate::abi::{AioCb, flags};
+use crate::sys::{self, Errno};
 
 /// Outstanding items that need the reaper: in-flight requests with a
-/// notification, lists with a list notification, an active fsync drain.
+/// notification, streams waiting for readiness, lists with a list
+/// notification, an active fsync drain.
 static WORK: AtomicUsize = AtomicUsize::new(0);
 /// Futex word the idle reaper sleeps on.
 static KICK: AtomicU32 = AtomicU32::new(0);
 static IDLE: AtomicBool = AtomicBool::new(false);
-static STARTED: AtomicBool = AtomicBool::new(false);
+const NOT_STARTED: u32 = 0;
+const STARTING: u32 = 1;
+const RUNNING: u32 = 2;
+static STATE: AtomicU32 = AtomicU32::new(NOT_STARTED);
 
-/// Count one more item of reaper work and make sure the reaper runs. Called
-/// before the item can complete, from an ordinary (not signal) context.
+/// Requests handed over by signal-safe reapers (stack through `link`).
+static DEFERRED: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
+/// Finished heap groups (stack through `Group::next`).
+static GROUPS: AtomicPtr<lio::Group> = AtomicPtr::new(ptr::null_mut());
+static RELEASE: AtomicBool = AtomicBool::new(false);
+
+/// Make sure the reaper runs; EAGAIN if its thread cannot be created (the
+/// caller refuses the request that needs it). Ordinary context.
+pub fn ensure() -> Result<(), Errno> {
+    loop {
+        match STATE.load(Ordering::Acquire) {
+            RUNNING => return Ok(()),
+            STARTING => {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
+            _ => {
+                if STATE
+                    .compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    continue;
+                }
+                return match threads::spawn(c"kaio-reaper", 256 * 1024, main_loop) {
+                    Ok(()) => {
+                        STATE.store(RUNNING, Ordering::Release);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        STATE.store(NOT_STARTED, Ordering::Release);
+                        Err(e)
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Count one more item of reaper work (the reaper must be running: see
+/// [`ensure`]). Called before the item can complete.
 pub fn work_begin() {
-    start();
     WORK.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Wake the reaper if it sleeps while it has work (after a request reached
-/// the kernel: it may have to reap it). Costs a system call only then.
-pub fn kick() {
-    if WORK.load(Ordering::SeqCst) > 0 && IDLE.load(Ordering::SeqCst) {
-        KICK.fetch_add(1, Ordering::SeqCst);
-        let _ = sys::futex_wake(&KICK, 1);
-    }
+/// `ensure` + `work_begin`.
+pub fn work_begin_ensured() -> Result<(), Errno> {
+    ensure()?;
+    work_begin();
+    Ok(())
 }
 
 /// One item of reaper work is finished.
@@ -63,69 +90,131 @@ pub fn work_done() {
     WORK.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Queue a job for the reaper (lock-free, async-signal-safe).
-pub fn push(job: Job) {
-    let mut job = job;
-    if let Some(q) = JOBS.get() {
-        loop {
-            match q.push(job) {
-                Ok(()) => break,
-                // Full (65536 jobs waiting): the reaper drains it; yield.
-                Err(back) => {
-                    job = back;
-                    // SAFETY: sched_yield has no preconditions.
-                    unsafe { libc::sched_yield() };
-                }
-            }
-        }
-        KICK.fetch_add(1, Ordering::SeqCst);
-        let _ = sys::futex_wake(&KICK, 1);
-        super::complete::bump_seq();
+/// Wake the reaper if it sleeps while it has work (after a request reached
+/// the kernel: it may have to reap it). Costs a system call only then.
+pub fn kick() {
+    if WORK.load(Ordering::SeqCst) > 0 && IDLE.load(Ordering::SeqCst) {
+        wake_reaper();
     }
 }
 
-fn run(job: Job) {
-    match job {
-        Job::Notify(n) => n.deliver(),
-        // SAFETY: the group was handed over by its last member.
-        Job::ListDone(g) => unsafe { lio::finish(g) },
-        Job::BarrierRelease => barrier::release(),
-        // SAFETY: handed over by the reaper that took the poll event.
-        Job::PollReady(cb, res) => unsafe { stream::ready(cb, res) },
-        Job::Flush => {
-            if let Some(ctx) = context::current() {
-                overflow::flush(ctx);
-            }
+fn wake_reaper() {
+    KICK.fetch_add(1, Ordering::SeqCst);
+    let _ = sys::futex_wake(&KICK, 1);
+    super::complete::bump_seq();
+}
+
+/// Hand `cb` to the reaper with the kernel's result `res` (a poll's
+/// readiness, or a completion to finish in an ordinary context).
+/// Async-signal-safe: one CAS and a futex wake.
+///
+/// # Safety
+/// `cb` is in progress and owned by the caller, which gives it up.
+pub unsafe fn defer(cb: *mut AioCb, res: i64) {
+    // SAFETY: caller's contract: the result waits in the private field
+    // until the reaper publishes it.
+    unsafe { (*cb).return_value.store(res as isize, Ordering::Relaxed) };
+    let mut head = DEFERRED.load(Ordering::SeqCst);
+    loop {
+        // SAFETY: as above; the link field is ours.
+        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
+        match DEFERRED.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            Err(cur) => head = cur,
         }
     }
+    wake_reaper();
 }
 
-fn start() {
-    if STARTED.load(Ordering::Acquire) {
-        return;
+/// Hand a finished heap group to the reaper (async-signal-safe).
+///
+/// # Safety
+/// `g` is a heap group whose last member just completed.
+pub unsafe fn defer_group(g: *mut lio::Group) {
+    let mut head = GROUPS.load(Ordering::SeqCst);
+    loop {
+        // SAFETY: the group is ours (its last member is done).
+        unsafe { (*g).next = head };
+        match GROUPS.compare_exchange_weak(head, g, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            Err(cur) => head = cur,
+        }
     }
-    JOBS.get_or_init(|| ArrayQueue::new(QUEUE_CAPACITY));
-    if STARTED.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let spawned = threads::spawn("kaio-reaper", 256 * 1024, main_loop);
-    if spawned.is_err() {
-        STARTED.store(false, Ordering::Release);
-    }
+    wake_reaper();
 }
 
-fn has_jobs() -> bool {
-    JOBS.get().is_some_and(|q| !q.is_empty())
+/// Ask the reaper to release fsyncs whose writes are done (signal-safe).
+pub fn release_barrier() {
+    RELEASE.store(true, Ordering::SeqCst);
+    wake_reaper();
+}
+
+/// Run what was handed over, oldest first.
+fn run_handed_over() -> bool {
+    let mut any = false;
+    let mut list = DEFERRED.swap(ptr::null_mut(), Ordering::SeqCst);
+    let mut fifo: *mut AioCb = ptr::null_mut();
+    while !list.is_null() {
+        let cb = list;
+        // SAFETY: handed over: ours.
+        unsafe {
+            list = (*cb).link.load(Ordering::Relaxed);
+            (*cb).link.store(fifo, Ordering::Relaxed);
+        }
+        fifo = cb;
+    }
+    while !fifo.is_null() {
+        let cb = fifo;
+        any = true;
+        // SAFETY: handed over: ours until completed.
+        let c = unsafe { &*cb };
+        fifo = c.link.load(Ordering::Relaxed);
+        let res = c.return_value.load(Ordering::Relaxed) as i64;
+        let f = c.flags.load(Ordering::SeqCst);
+        let op = submit::Op::recorded(c);
+        if f & flags::TO_THREAD != 0 {
+            c.flags.fetch_and(!flags::TO_THREAD, Ordering::SeqCst);
+            // SAFETY: ours; routed once.
+            unsafe { submit::to_thread(cb, op) };
+        } else if f & flags::POLL != 0 {
+            // SAFETY: a poll's readiness, handed over once.
+            unsafe { stream::ready(cb, res) };
+        } else {
+            // SAFETY: a completion handed over once.
+            unsafe { super::complete::finish(cb, op, res) };
+        }
+    }
+    let mut groups = GROUPS.swap(ptr::null_mut(), Ordering::SeqCst);
+    while !groups.is_null() {
+        let g = groups;
+        // SAFETY: handed over by its last member.
+        groups = unsafe { (*g).next };
+        // SAFETY: as above.
+        unsafe { lio::finish(g) };
+        any = true;
+    }
+    if RELEASE.swap(false, Ordering::SeqCst) {
+        barrier::release();
+        any = true;
+    }
+    if !overflow::is_empty()
+        && let Some(ctx) = context::current()
+    {
+        overflow::flush(ctx, Mode::Normal);
+    }
+    any
+}
+
+fn has_handed_over() -> bool {
+    !DEFERRED.load(Ordering::SeqCst).is_null()
+        || !GROUPS.load(Ordering::SeqCst).is_null()
+        || RELEASE.load(Ordering::SeqCst)
 }
 
 fn main_loop() {
     loop {
         let seq = wait::snapshot();
-        if let Some(q) = JOBS.get() {
-            while let Some(job) = q.pop() {
-                run(job);
-            }
-        }
+        run_handed_over();
         let must_reap = WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0;
         if must_reap && context::current().is_some() {
             wait::step(seq, None, Mode::Normal, false);
@@ -133,8 +222,8 @@ fn main_loop() {
         }
         let k = KICK.load(Ordering::SeqCst);
         IDLE.store(true, Ordering::SeqCst);
-        let busy =
-            has_jobs() || (WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0);
+        let busy = has_handed_over()
+            || (WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0);
         if !busy {
             let _ = sys::futex_wait(&KICK, k, None);
         }
@@ -144,8 +233,10 @@ fn main_loop() {
 
 /// In a `fork()` child: the reaper thread does not exist there.
 pub fn reset_after_fork() {
-    JOBS.forget_after_fork();
+    DEFERRED.store(ptr::null_mut(), Ordering::Relaxed);
+    GROUPS.store(ptr::null_mut(), Ordering::Relaxed);
+    RELEASE.store(false, Ordering::Relaxed);
     WORK.store(0, Ordering::Relaxed);
     IDLE.store(false, Ordering::Relaxed);
-    STARTED.store(false, Ordering::Relaxed);
+    STATE.store(NOT_STARTED, Ordering::Relaxed);
 }

@@ -8,13 +8,12 @@
 use super::fork_lazy::ForkLazy;
 use core::cell::UnsafeCell;
 
-use crossbeam_queue::ArrayQueue;
-
+use super::mem::{self, BoundedQueue};
 use crate::sys::{self, Errno, Iocb};
 
 struct Slab {
     iocbs: Box<[UnsafeCell<Iocb>]>,
-    free: ArrayQueue<u32>,
+    free: BoundedQueue<u32>,
 }
 
 // SAFETY: a slot is used by one owner at a time: taken from `free` by the
@@ -26,18 +25,20 @@ unsafe impl Send for Slab {}
 static SLAB: ForkLazy<Slab> = ForkLazy::new();
 
 /// Allocate the slab: `n` iocbs, at least the kernel ring's capacity.
-pub fn init(n: usize) {
-    SLAB.get_or_init(|| {
+/// `false` if memory is short.
+pub fn init(n: usize) -> bool {
+    SLAB.get_or_try_init(|| {
         let n = n.max(1);
-        let free = ArrayQueue::new(n);
+        let free = BoundedQueue::new(n)?;
         for i in 0..n {
             let _ = free.push(i as u32);
         }
-        Slab {
-            iocbs: (0..n).map(|_| UnsafeCell::new(Iocb::default())).collect(),
+        Some(Slab {
+            iocbs: mem::try_slice(n, |_| UnsafeCell::new(Iocb::default()))?,
             free,
-        }
-    });
+        })
+    })
+    .is_some()
 }
 
 /// Put `iocb` in a free slot; `None` if all are in the kernel (the ring is
@@ -96,7 +97,7 @@ mod tests {
 
     #[test]
     fn slots_are_reused_and_foreign_pointers_ignored() {
-        init(4);
+        assert!(init(4));
         let a = take(Iocb {
             aio_data: 1,
             ..Iocb::default()

@@ -45,6 +45,9 @@ counters! {
     notifications: "Notifications sent (signals queued, threads started).",
     lio_batches: "lio_listio calls.",
     waitcomplete_overflow: "Completions aio_waitcomplete could not be told of (over 65536 unreaped).",
+    refused: "Requests refused at submission with EAGAIN (no thread or memory could be had) or EINVAL (the aiocb was already in flight).",
+    kernel_refused: "Times the kernel refused AIO for good (io_submit/io_getevents said EPERM or ENOSYS): threads serve everything after.",
+    reap_takeovers: "Times a waiter took over reaping from a holder that left without returning (siglongjmp out of aio_suspend).",
 }
 
 pub fn bump(c: &AtomicU64) {

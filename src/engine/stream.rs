@@ -11,7 +11,7 @@ use super::stats::{self, STATS};
 use super::submit::{self, Op};
 use super::{context, dedicated, iov, overflow, reap, reaper};
 use crate::abi::{AioCb, flags};
-use crate::sys::{self, IOCB_CMD_POLL, Iocb};
+use crate::sys::{self, Errno, IOCB_CMD_POLL, Iocb};
 
 /// The outcome of a non-blocking attempt.
 pub enum Attempt {
@@ -30,7 +30,7 @@ pub fn try_once(c: &AioCb, op: Op) -> Attempt {
     }
     let f = c.flags.load(Ordering::Relaxed);
     let stream = f & flags::STREAM != 0;
-    let fd = c.aio_fildes;
+    let fd = submit::io_fd(c);
     let len = iov::total(c, op);
     let done = c.progress.load(Ordering::Relaxed).min(len);
     let rest = len - done;
@@ -106,28 +106,56 @@ unsafe fn write_no_sigpipe(fd: i32, iovs: &[libc::iovec]) -> Result<usize, i32> 
 }
 
 /// Start a stream request (the head of its lane). Returns `true` if it
-/// completed synchronously.
+/// completed synchronously. `inline_ok`: the caller's thread may copy the
+/// buffers now; `at_submit`: inside the submitting call (Err(EAGAIN) if a
+/// thread is needed and none can be had).
 ///
 /// # Safety
 /// `cb` is prepared and owned by kaio.
-pub unsafe fn start(cb: *mut AioCb, op: Op) -> bool {
+pub unsafe fn start(
+    cb: *mut AioCb,
+    op: Op,
+    inline_ok: bool,
+    at_submit: bool,
+) -> Result<bool, Errno> {
     // SAFETY: caller's contract.
     let c = unsafe { &*cb };
-    match try_once(c, op) {
+    if !at_submit && !submit::same_file(c) {
+        // The descriptor kaio holds was closed under it (close_range) and
+        // its number reused: never transfer there.
+        // SAFETY: ours; completes once (the caller advances the lane).
+        unsafe { complete::inline(cb, -(libc::EBADF as i64)) };
+        return Ok(true);
+    }
+    let attempt = if inline_ok {
+        try_once(c, op)
+    } else {
+        Attempt::WouldBlock
+    };
+    match attempt {
         Attempt::Done(res) => {
             // SAFETY: completed exactly once, here.
             unsafe { complete::inline(cb, res) };
-            true
+            Ok(true)
         }
         Attempt::WouldBlock => {
+            // From now on the request outlives the caller's call: hold the
+            // open file, whatever the program does with the number.
+            submit::bind(c);
             // SAFETY: still ours.
-            unsafe { wait_ready(cb, op) };
-            false
+            unsafe { wait_ready(cb, op, at_submit) }?;
+            Ok(false)
         }
         Attempt::Unsupported => {
-            // SAFETY: still ours.
-            unsafe { dedicated::start(cb, op) };
-            false
+            submit::bind(c);
+            if at_submit {
+                // SAFETY: still ours.
+                unsafe { dedicated::start(cb, op) }?;
+            } else {
+                // SAFETY: still ours.
+                unsafe { dedicated::start_or_fail(cb, op) };
+            }
+            Ok(false)
         }
     }
 }
@@ -144,7 +172,7 @@ pub fn events(op: Op) -> u64 {
 /// Fill a poll iocb for `cb`.
 pub fn poll_iocb(cb: *mut AioCb, op: Op) -> Iocb {
     // SAFETY: kaio owns the request while in progress.
-    let fd = unsafe { (*cb).aio_fildes };
+    let fd = submit::io_fd(unsafe { &*cb });
     Iocb {
         aio_data: cb as u64,
         aio_lio_opcode: IOCB_CMD_POLL,
@@ -154,15 +182,24 @@ pub fn poll_iocb(cb: *mut AioCb, op: Op) -> Iocb {
     }
 }
 
-/// Wait for readiness in the kernel (`IOCB_CMD_POLL`).
+/// Wait for readiness in the kernel (`IOCB_CMD_POLL`); without a usable
+/// context, on a thread of its own (`at_submit`: Err(EAGAIN) if none).
 ///
 /// # Safety
 /// `cb` is prepared and owned by kaio.
-pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
+pub unsafe fn wait_ready(cb: *mut AioCb, op: Op, at_submit: bool) -> Result<(), Errno> {
+    let thread = |cb: *mut AioCb| {
+        if at_submit {
+            // SAFETY: still ours.
+            unsafe { dedicated::start(cb, op) }
+        } else {
+            // SAFETY: still ours.
+            unsafe { dedicated::start_or_fail(cb, op) };
+            Ok(())
+        }
+    };
     let Some(ctx) = context::get_or_create() else {
-        // SAFETY: still ours.
-        unsafe { dedicated::start(cb, op) };
-        return;
+        return thread(cb);
     };
     // SAFETY: kaio owns the private fields while in progress.
     let c = unsafe { &*cb };
@@ -175,25 +212,31 @@ pub unsafe fn wait_ready(cb: *mut AioCb, op: Op) {
         stats::bump(&STATS.poll);
         super::verbose::say(super::verbose::Reason::NotReady, c.aio_fildes);
     }
-    // Readiness is processed by whoever reaps; the reaper must exist for
-    // the case where nobody calls into kaio.
+    // Readiness is processed by whoever reaps; the reaper (running: the
+    // stream was accepted with it) must reap when nobody calls into kaio.
     reaper::work_begin();
     let iocb = poll_iocb(cb, op);
     reap::kernel_enter();
     stats::bump(&STATS.io_submit_calls);
     match super::slots::submit_one(ctx, iocb) {
-        Ok(()) => reaper::kick(),
-        Err(libc::EAGAIN) => {
+        Ok(()) => {
+            reaper::kick();
+            Ok(())
+        }
+        Err(libc::EAGAIN) if reap::kernel_in_flight() > 1 => {
             reap::kernel_refused();
             // SAFETY: refused: still ours.
             unsafe { overflow::push(cb) };
+            Ok(())
         }
-        Err(_) => {
+        Err(e) => {
             reap::kernel_refused();
             reaper::work_done();
             c.flags.fetch_and(!flags::POLL, Ordering::SeqCst);
-            // SAFETY: refused: still ours.
-            unsafe { dedicated::start(cb, op) };
+            if reap::fatal(e) {
+                context::kernel_broken();
+            }
+            thread(cb)
         }
     }
 }
@@ -209,6 +252,11 @@ pub unsafe fn ready(cb: *mut AioCb, res: i64) {
     c.flags.fetch_and(!flags::POLL, Ordering::SeqCst);
     reaper::work_done();
     let op = submit::Op::recorded(c);
+    if !submit::same_file(c) {
+        // SAFETY: completed exactly once, here.
+        unsafe { complete::finish(cb, op, -(libc::EBADF as i64)) };
+        return;
+    }
     let attempt = if res < 0 {
         Attempt::Unsupported
     } else {
@@ -218,8 +266,10 @@ pub unsafe fn ready(cb: *mut AioCb, res: i64) {
         // SAFETY: completed exactly once, here.
         Attempt::Done(r) => unsafe { complete::finish(cb, op, r) },
         // SAFETY: still ours.
-        Attempt::WouldBlock => unsafe { wait_ready(cb, op) },
+        Attempt::WouldBlock => {
+            let _ = unsafe { wait_ready(cb, op, false) };
+        }
         // SAFETY: still ours.
-        Attempt::Unsupported => unsafe { dedicated::start(cb, op) },
+        Attempt::Unsupported => unsafe { dedicated::start_or_fail(cb, op) },
     }
 }

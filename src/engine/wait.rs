@@ -65,33 +65,59 @@ pub enum Step {
     Interrupted,
 }
 
+/// How long a follower sleeps at most while a parked holder reaps for it:
+/// it then checks that the holder is still there (see
+/// `reap::take_over_if_stalled`).
+const WATCH_TICK: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 100_000_000,
+};
+
+/// How long a waiter sleeps between looks at the ring when the kernel will
+/// not let anyone block in `io_getevents` (EPERM/ENOSYS).
+const POLL_TICK: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 2_000_000,
+};
+
 /// One step of waiting: become the reaper and block in the kernel, or sleep
 /// on the sequence futex until it moves past `seq` (taken before the caller
 /// last checked its condition).
 pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool) -> Step {
-    if reap::kernel_in_flight() > 0
-        && let Some(ctx) = context::current()
-        && reap::try_lock()
-    {
-        let rel = deadline.map(remaining);
-        // The reaper holds the reap lock, so it cannot be cancelled inside
-        // io_getevents; a cancellable waiter blocks in slices and acts on a
-        // cancellation between them, holding nothing.
-        let slice = if cancellable {
-            Some(rel.map_or(CANCEL_SLICE, |r| shorter(r, CANCEL_SLICE)))
-        } else {
-            rel
-        };
-        let r = reap::reap_blocking(ctx, seq, slice.as_ref(), mode);
-        reap::unlock();
-        if cancellable {
-            sys::testcancel();
+    let kernel = reap::kernel_in_flight() > 0;
+    let ctx = if kernel { context::current() } else { None };
+    let mut tick: Option<libc::timespec> = None;
+    if let Some(ctx) = ctx {
+        if let Some(g) = reap::acquire() {
+            let rel = deadline.map(remaining);
+            // The reaper holds the reap lock, so it cannot be cancelled inside
+            // io_getevents; a cancellable waiter blocks in slices and acts on a
+            // cancellation between them, holding nothing.
+            let slice = if cancellable {
+                Some(rel.map_or(CANCEL_SLICE, |r| shorter(r, CANCEL_SLICE)))
+            } else {
+                rel
+            };
+            let r = reap::reap_blocking(&g, ctx, seq, slice.as_ref(), mode);
+            drop(g);
+            if cancellable {
+                sys::testcancel();
+            }
+            match r {
+                Err(libc::EINTR) => return Step::Interrupted,
+                Ok(reap::Reaped::TimedOut) if deadline.is_some_and(passed) => {
+                    return Step::TimedOut;
+                }
+                // Cannot block in the kernel (nested over an interrupted
+                // reader, or io_getevents refused): sleep a little, look again.
+                Err(_) => tick = Some(POLL_TICK),
+                _ => return Step::Again,
+            }
+        } else if reap::take_over_if_stalled(ctx) {
+            return Step::Again;
+        } else if reap::held_elsewhere() {
+            tick = Some(WATCH_TICK);
         }
-        return match r {
-            Err(libc::EINTR) => Step::Interrupted,
-            Ok(reap::Reaped::TimedOut) if deadline.is_some_and(passed) => Step::TimedOut,
-            _ => Step::Again,
-        };
     }
     // Follower: announce ourselves (bit 0), then sleep while SEQ is unchanged.
     let cur = SEQ.load(Ordering::SeqCst);
@@ -108,7 +134,15 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
     // Always with a deadline: an untimed futex wait is restarted after a
     // handler installed with SA_RESTART (glibc's SIGCANCEL handler is one);
     // a timed one returns EINTR, as io_getevents does for the leader.
-    let until = deadline.copied().unwrap_or_else(far_future);
+    let mut until = deadline.copied().unwrap_or_else(far_future);
+    let mut ticked = false;
+    if let Some(t) = tick {
+        let soon = deadline_after(&t).unwrap_or(until);
+        if is_shorter_or_equal(&soon, &until) {
+            until = soon;
+            ticked = true;
+        }
+    }
     // A follower holds nothing, so it can be cancelled right inside the wait
     // (asynchronous cancellation): no window between a check and the sleep.
     let r = if cancellable {
@@ -117,6 +151,7 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
         sys::futex_wait(&SEQ, cur | 1, Some(&until))
     };
     match r {
+        Err(libc::ETIMEDOUT) if ticked => Step::Again,
         Err(libc::ETIMEDOUT) if deadline.is_some() => Step::TimedOut,
         Err(libc::EINTR) => Step::Interrupted,
         _ => Step::Again,

@@ -2,6 +2,7 @@
 //! to the kernel directly. Results are `Result<_, Errno>` with a positive
 //! errno; nothing here reads or writes the C `errno`.
 
+pub mod fault;
 mod kernel_abi;
 mod raw;
 
@@ -35,6 +36,9 @@ macro_rules! sc {
 /// `io_setup(nr, &ctx)`: create a kernel AIO context; returns its id, which
 /// is also the address of its completion ring.
 pub fn io_setup(nr: u32) -> Result<u64, Errno> {
+    if let Some(e) = fault::hit(fault::Point::IoSetup) {
+        return Err(e);
+    }
     let mut ctx: u64 = 0;
     // The kernel writes the new id to `ctx`, a valid local.
     check(sc!(libc::SYS_io_setup, nr, &mut ctx as *mut u64))?;
@@ -47,6 +51,9 @@ pub fn io_setup(nr: u32) -> Result<u64, Errno> {
 /// Every pointer in `iocbs` must point to a valid `Iocb` whose buffer stays
 /// valid until its completion is reaped.
 pub unsafe fn io_submit(ctx: u64, iocbs: &[*mut Iocb]) -> Result<usize, Errno> {
+    if let Some(e) = fault::hit(fault::Point::IoSubmit) {
+        return Err(e);
+    }
     check(sc!(libc::SYS_io_submit, ctx, iocbs.len(), iocbs.as_ptr()))
 }
 
@@ -59,6 +66,9 @@ pub fn io_getevents(
     out: &mut [IoEvent],
     timeout: Option<&libc::timespec>,
 ) -> Result<usize, Errno> {
+    if let Some(e) = fault::hit(fault::Point::IoGetevents) {
+        return Err(e);
+    }
     let ts = timeout.map_or(ptr::null(), |t| t as *const libc::timespec);
     // `out` is a writable buffer of `out.len()` events; `ts` is null or valid.
     check(sc!(
@@ -101,13 +111,300 @@ pub fn futex_wake(word: &AtomicU32, n: i32) -> Result<usize, Errno> {
     check(sc!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_PRIVATE, n))
 }
 
-/// `fstat(fd)`; returns the file mode bits (`st_mode`).
-pub fn fstat_mode(fd: i32) -> Result<u32, Errno> {
+/// What `fstat` says about an open file: its type and its identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub mode: u32,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The file type bits (`S_IFMT`).
+    pub fn kind(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+}
+
+/// `fstat(fd)`: type and identity (`st_dev`, `st_ino`) of an open file.
+pub fn fstat_id(fd: i32) -> Result<FileId, Errno> {
     // SAFETY: all-zero is a valid `stat`.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // `st` is a writable `struct stat`.
     check(sc!(libc::SYS_fstat, fd, &mut st as *mut libc::stat))?;
-    Ok(st.st_mode)
+    Ok(FileId {
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
+}
+
+/// `fstat(fd)`; returns the file mode bits (`st_mode`).
+pub fn fstat_mode(fd: i32) -> Result<u32, Errno> {
+    fstat_id(fd).map(|id| id.mode)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a new descriptor for the same open
+/// file, numbered `min` or above.
+pub fn dup_at_least(fd: i32, min: i32) -> Result<i32, Errno> {
+    check(sc!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min)).map(|v| v as i32)
+}
+
+/// `close(fd)` (async-signal-safe).
+pub fn close(fd: i32) {
+    // Closing a descriptor kaio owns.
+    let _ = sc!(libc::SYS_close, fd);
+}
+
+/// The soft `RLIMIT_NOFILE`, or 1024 if it cannot be read.
+pub fn nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // `lim` is a writable rlimit; pid 0 is this process.
+    let r = sc!(
+        libc::SYS_prlimit64,
+        0,
+        libc::RLIMIT_NOFILE,
+        0usize,
+        &mut lim as *mut libc::rlimit
+    );
+    if r < 0 { 1024 } else { lim.rlim_cur }
+}
+
+/// `fcntl(fd, F_SETSIG, sig)`: kaio tags the descriptors it hands out with a
+/// signal number that is only used if the program enables `O_ASYNC` on them
+/// (it never does), so that a descriptor number reused by the program is
+/// recognised as no longer kaio's.
+pub fn set_tag(fd: i32, tag: i32) -> Result<usize, Errno> {
+    check(sc!(libc::SYS_fcntl, fd, 10, tag))
+}
+
+/// `fcntl(fd, F_GETSIG)`.
+pub fn get_tag(fd: i32) -> Result<i32, Errno> {
+    check(sc!(libc::SYS_fcntl, fd, 11)).map(|v| v as i32)
+}
+
+/// `socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC)`.
+pub fn socketpair_dgram() -> Result<[i32; 2], Errno> {
+    let mut fds = [-1i32; 2];
+    // `fds` is a writable pair of ints.
+    check(sc!(
+        libc::SYS_socketpair,
+        libc::AF_UNIX,
+        libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0,
+        fds.as_mut_ptr()
+    ))?;
+    Ok(fds)
+}
+
+/// Send one byte on a socket without blocking (`ENOTSOCK` on anything that
+/// is not a socket: never a write into a file).
+pub fn send_byte(fd: i32) -> Result<usize, Errno> {
+    let b = 1u8;
+    // One byte from a local; no address.
+    check(sc!(
+        libc::SYS_sendto,
+        fd,
+        &b as *const u8,
+        1,
+        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        0usize,
+        0usize
+    ))
+}
+
+/// Receive and discard what a socket holds, without blocking.
+pub fn drain_socket(fd: i32) {
+    let mut buf = [0u8; 64];
+    for _ in 0..64 {
+        // Into a local buffer; no address.
+        let r = sc!(
+            libc::SYS_recvfrom,
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+            0usize,
+            0usize
+        );
+        if r <= 0 {
+            return;
+        }
+    }
+}
+
+/// The calling thread's kernel id.
+pub fn gettid() -> i32 {
+    sc!(libc::SYS_gettid) as i32
+}
+
+/// Whether every page of `[addr, addr + len)` is resident (`mincore`): a
+/// copy to or from it will not fault (and so cannot wait for userfaultfd
+/// or swap). `false` if any page is not, or the range is not mapped.
+pub fn resident(addr: usize, len: usize) -> bool {
+    const PAGE: usize = 4096;
+    const CHUNK: usize = 256;
+    if len == 0 {
+        return true;
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    let mut at = addr & !(PAGE - 1);
+    let mut vec = [0u8; CHUNK];
+    while at < end {
+        let pages = (end - at).div_ceil(PAGE).min(CHUNK);
+        // `vec` has room for `pages` bytes; mincore only reads page tables.
+        if sc!(libc::SYS_mincore, at, pages * PAGE, vec.as_mut_ptr()) < 0 {
+            return false;
+        }
+        if vec.iter().take(pages).any(|v| v & 1 == 0) {
+            return false;
+        }
+        at += pages * PAGE;
+    }
+    true
+}
+
+/// Read a `u32` at `addr` of this process without faulting if it is not
+/// mapped (`process_vm_readv` on ourselves); falls back to a plain read if
+/// the call is not allowed here.
+///
+/// # Safety
+/// If `process_vm_readv` is unavailable, `addr` must be readable.
+pub unsafe fn read_u32_checked(addr: usize) -> Option<u32> {
+    let mut v = 0u32;
+    let local = libc::iovec {
+        iov_base: (&mut v as *mut u32).cast(),
+        iov_len: 4,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: 4,
+    };
+    // Reads 4 bytes of our own memory into a local.
+    let r = sc!(
+        libc::SYS_process_vm_readv,
+        getpid(),
+        &local as *const libc::iovec,
+        1,
+        &remote as *const libc::iovec,
+        1,
+        0
+    );
+    match r {
+        4 => Some(v),
+        r if r == -(libc::EPERM as isize) || r == -(libc::ENOSYS as isize) => {
+            // SAFETY: caller's contract.
+            Some(unsafe { core::ptr::read_volatile(addr as *const u32) })
+        }
+        _ => None,
+    }
+}
+
+/// What `/proc/self/task/TID/syscall` says about thread `tid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Gone (exited).
+    Gone,
+    /// Running on a CPU right now (user or kernel mode).
+    Running,
+    /// Blocked in system call `nr` (-1: blocked, not in a system call).
+    Blocked(i64),
+    /// /proc cannot tell.
+    Unknown,
+}
+
+/// Where thread `tid` of this process is, from procfs (no allocation).
+pub fn thread_state(tid: i32) -> ThreadState {
+    let mut path = [0u8; 48];
+    let prefix = b"/proc/self/task/";
+    let mut n = 0;
+    for &b in prefix {
+        path[n] = b;
+        n += 1;
+    }
+    let mut digits = [0u8; 12];
+    let mut d = 0;
+    let mut v = tid.max(0) as u32;
+    loop {
+        digits[d] = b'0' + (v % 10) as u8;
+        d += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        path[n] = digits[d];
+        n += 1;
+    }
+    for &b in b"/syscall\0" {
+        path[n] = b;
+        n += 1;
+    }
+    // A NUL-terminated path in a local buffer.
+    let fd = sc!(
+        libc::SYS_openat,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC
+    );
+    if fd == -(libc::ENOENT as isize) {
+        // The task is gone — or there is no /proc at all.
+        let probe = c"/proc/self/stat";
+        // A NUL-terminated path we name.
+        let p = sc!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            probe.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC
+        );
+        if p < 0 {
+            return ThreadState::Unknown;
+        }
+        close(p as i32);
+        return ThreadState::Gone;
+    }
+    if fd < 0 {
+        return ThreadState::Unknown;
+    }
+    let mut buf = [0u8; 32];
+    // SAFETY: reading into a local buffer.
+    let r = unsafe { read(fd as i32, buf.as_mut_ptr(), buf.len()) };
+    close(fd as i32);
+    let Ok(len) = r else {
+        return ThreadState::Unknown;
+    };
+    let text = buf.get(..len).unwrap_or(&[]);
+    if text.starts_with(b"running") {
+        return ThreadState::Running;
+    }
+    let field = text
+        .split(|&b| b == b' ' || b == b'\n')
+        .next()
+        .unwrap_or(&[]);
+    let (neg, digits) = match field.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return ThreadState::Unknown;
+    }
+    let v = digits
+        .iter()
+        .fold(0i64, |a, &b| a * 10 + i64::from(b - b'0'));
+    ThreadState::Blocked(if neg { -v } else { v })
+}
+
+/// A message on stderr (raw write: usable in any context).
+pub fn warn_raw(msg: &[u8]) {
+    // SAFETY: writing a valid buffer to stderr.
+    let _ = unsafe { write(2, msg.as_ptr(), msg.len()) };
 }
 
 /// `fcntl(fd, F_GETFL)`.
@@ -223,40 +520,29 @@ pub fn mark_defined(addr: usize, len: usize) {
 /// Largest transfer the kernel does in one call (`MAX_RW_COUNT`).
 pub const MAX_RW_COUNT: usize = 0x7fff_f000;
 
-static DEV_NULL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
-
 /// Whether `[buf, buf + len)` lies in user space, as `read(2)`/`write(2)`
 /// check it before clamping the length (`preadv2` and `io_submit` clamp
 /// first, then check only the clamped range). Asks the kernel: a `write` of
-/// the range to /dev/null checks it and moves nothing.
+/// the range to /dev/null checks it and moves nothing. /dev/null is opened
+/// for each check (rare: lengths over 2 GiB) and closed at once, so kaio
+/// never writes to a descriptor number the program may have reused.
 pub fn user_range_ok(buf: *const u8, len: usize) -> bool {
-    let mut fd = DEV_NULL.load(core::sync::atomic::Ordering::Relaxed);
+    let path = c"/dev/null";
+    // Opening a path we name, write-only, close-on-exec.
+    let fd = sc!(
+        libc::SYS_openat,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        libc::O_WRONLY | libc::O_CLOEXEC
+    );
     if fd < 0 {
-        let path = c"/dev/null";
-        // Opening a path we name, read-write, close-on-exec.
-        let r = sc!(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC
-        );
-        if r < 0 {
-            return true;
-        }
-        fd = r as i32;
-        if let Err(existing) = DEV_NULL.compare_exchange(
-            -1,
-            fd,
-            core::sync::atomic::Ordering::SeqCst,
-            core::sync::atomic::Ordering::SeqCst,
-        ) {
-            let _ = sc!(libc::SYS_close, fd);
-            fd = existing;
-        }
+        return true;
     }
     // write(2) to /dev/null runs access_ok on the whole range and copies
     // nothing.
-    sc!(libc::SYS_write, fd, buf, len) != -(libc::EFAULT as isize)
+    let r = sc!(libc::SYS_write, fd, buf, len);
+    close(fd as i32);
+    r != -(libc::EFAULT as isize)
 }
 
 /// `fsync` or `fdatasync`.
