@@ -48,7 +48,7 @@ pub fn get() -> &'static Config {
     CONFIG.get_or_init(|| {
         let c = Config {
             max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
-            threads: env_u32("KAIO_THREADS", 1, 1024).unwrap_or(2 * cpus()),
+            threads: env_u32("KAIO_THREADS", 1, 1024).unwrap_or((2 * cpus()).max(20)),
             show_stats: env_u32("KAIO_SHOW_STATS", 0, 1).unwrap_or(0) == 1,
             verbose: env_u32("KAIO_VERBOSE", 0, 1).unwrap_or(0) == 1,
             disable: env_u32("KAIO_DISABLE", 0, 1).unwrap_or(0) == 1,

@@ -87,17 +87,27 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
     } else if !sig.is_none() {
         // The list notification comes from whoever completes the last
         // member, maybe a signal-safe reaper that leaves it to the reaper.
-        reaper::work_begin_ensured()?;
-        match mem::try_box(Group {
-            remaining: AtomicU32::new(1),
-            failed: AtomicBool::new(false),
-            notify: sig,
-            heap: true,
-            next: core::ptr::null_mut(),
-        }) {
+        let group = reaper::work_begin_ensured().ok().and_then(|()| {
+            let g = mem::try_box(Group {
+                remaining: AtomicU32::new(1),
+                failed: AtomicBool::new(false),
+                notify: sig,
+                heap: true,
+                next: core::ptr::null_mut(),
+            });
+            if g.is_none() {
+                reaper::work_done();
+            }
+            g
+        });
+        match group {
             Some(g) => Box::into_raw(g),
             None => {
-                reaper::work_done();
+                // No list notification can be promised: queue nothing, and
+                // say so in every entry's error status (POSIX: the caller
+                // checks each aiocb after EAGAIN).
+                // SAFETY: caller's contract.
+                unsafe { refuse_all(list) };
                 return Err(libc::EAGAIN);
             }
         }
@@ -268,6 +278,31 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
     match enqueue_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Mark every entry of `list` not queued (EAGAIN), leaving alone any that
+/// is in flight already.
+///
+/// # Safety
+/// Non-null entries are valid aiocbs.
+unsafe fn refuse_all(list: &[*mut AioCb]) {
+    for &cb in list {
+        // SAFETY: caller's contract.
+        if cb.is_null() || unsafe { (*cb).aio_lio_opcode } == LIO_NOP {
+            continue;
+        }
+        // SAFETY: as above.
+        let opcode = unsafe { (*cb).aio_lio_opcode };
+        // SAFETY: as above; prepare leaves an in-flight aiocb alone.
+        if unsafe { submit::prepare(cb, Op::Read) }.is_ok() {
+            // SAFETY: prepared, not handed out; the caller's opcode is kept
+            // (it may submit the list again).
+            unsafe {
+                submit::refuse(cb, libc::EAGAIN);
+                (*cb).aio_lio_opcode = opcode;
+            }
+        }
     }
 }
 
