@@ -123,6 +123,9 @@ pub mod flags {
     /// The reaper must route this request to a thread (the kernel refused
     /// it where a signal-safe caller could not).
     pub const TO_THREAD: u32 = 1 << 17;
+    /// A stream the kernel's poll cannot watch (a signalfd): a thread of
+    /// its own does the blocking transfer.
+    pub const NO_POLL: u32 = 1 << 18;
     /// Bits 20..32: the in-flight stamp (see `engine::accept`).
     pub const STAMP_SHIFT: u32 = 20;
     pub const LOW_MASK: u32 = (1 << STAMP_SHIFT) - 1;

@@ -1,6 +1,12 @@
 //! `lio_listio`: a batch of requests in one `io_submit`, a group that counts
 //! its members down, and the list notification or the `LIO_WAIT` wake-up
 //! when the last one completes.
+//!
+//! Groups live on the heap and count their members plus one reference held
+//! by the caller: whoever drops the count to zero frees the group (and sends
+//! the list notification). So a `LIO_WAIT` caller interrupted by a signal
+//! returns EINTR at once, as POSIX says, and its members still complete,
+//! each once, with its own notification.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -22,11 +28,25 @@ pub struct Group {
     /// Members not yet complete, plus one held by the submitter.
     remaining: AtomicU32,
     failed: AtomicBool,
-    /// The list notification (LIO_NOWAIT); such groups live on the heap.
+    /// The list notification (LIO_NOWAIT).
     notify: Notify,
-    heap: bool,
+    /// Counted as reaper work (a list notification is due).
+    counted: bool,
     /// Link in the reaper's list of finished groups.
     pub next: *mut Group,
+}
+
+impl Group {
+    fn new(notify: Notify, counted: bool) -> Option<*mut Group> {
+        mem::try_box(Group {
+            remaining: AtomicU32::new(1),
+            failed: AtomicBool::new(false),
+            notify,
+            counted,
+            next: core::ptr::null_mut(),
+        })
+        .map(Box::into_raw)
+    }
 }
 
 /// A member of `g` completed.
@@ -39,10 +59,8 @@ pub unsafe fn member_done(g: *mut Group, failed: bool, mode: Mode) {
     if failed {
         grp.failed.store(true, Ordering::SeqCst);
     }
-    let heap = grp.heap;
-    // For a stack group (LIO_WAIT) this decrement is the last touch: the
-    // waiter may return as soon as it sees zero.
-    if grp.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && heap {
+    // Unless it is the last, this decrement is our last touch of the group.
+    if grp.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
         // Freeing is not async-signal-safe: from a signal-safe context the
         // reaper finishes the group.
         if mode == Mode::Normal {
@@ -63,7 +81,9 @@ pub unsafe fn finish(g: *mut Group) {
     // SAFETY: caller's contract.
     let grp = unsafe { Box::from_raw(g) };
     grp.notify.deliver();
-    reaper::work_done();
+    if grp.counted {
+        reaper::work_done();
+    }
 }
 
 /// `lio_listio(mode, list, nent, sig)` after the argument checks of the FFI
@@ -75,44 +95,35 @@ pub unsafe fn finish(g: *mut Group) {
 pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), Errno> {
     stats::bump(&STATS.lio_batches);
     let wait_mode = mode == LIO_WAIT;
-    let mut stack_group = Group {
-        remaining: AtomicU32::new(1),
-        failed: AtomicBool::new(false),
-        notify: Notify::None,
-        heap: false,
-        next: core::ptr::null_mut(),
+    // The last member may complete in a signal-safe reaper, which leaves
+    // freeing the group (and its notification) to the reaper thread.
+    let reaper_ok = if sig.is_none() {
+        reaper::ensure().is_ok()
+    } else {
+        reaper::work_begin_ensured().is_ok()
     };
-    let group: *mut Group = if wait_mode {
-        &mut stack_group
-    } else if !sig.is_none() {
-        // The list notification comes from whoever completes the last
-        // member, maybe a signal-safe reaper that leaves it to the reaper.
-        let group = reaper::work_begin_ensured().ok().and_then(|()| {
-            let g = mem::try_box(Group {
-                remaining: AtomicU32::new(1),
-                failed: AtomicBool::new(false),
-                notify: sig,
-                heap: true,
-                next: core::ptr::null_mut(),
-            });
-            if g.is_none() {
-                reaper::work_done();
-            }
-            g
-        });
-        match group {
-            Some(g) => Box::into_raw(g),
+    let group = if !wait_mode && sig.is_none() {
+        core::ptr::null_mut()
+    } else {
+        let g = if reaper_ok {
+            Group::new(sig, !sig.is_none())
+        } else {
+            None
+        };
+        match g {
+            Some(g) => g,
             None => {
-                // No list notification can be promised: queue nothing, and
-                // say so in every entry's error status (POSIX: the caller
-                // checks each aiocb after EAGAIN).
+                if reaper_ok && !sig.is_none() {
+                    reaper::work_done();
+                }
+                // No group can be had (memory, or the reaper thread): queue
+                // nothing, and say so in every entry's error status (POSIX:
+                // the caller checks each aiocb after EAGAIN).
                 // SAFETY: caller's contract.
                 unsafe { refuse_all(list) };
                 return Err(libc::EAGAIN);
             }
         }
-    } else {
-        core::ptr::null_mut()
     };
 
     let mut enqueue_error: Option<Errno> = None;
@@ -253,31 +264,44 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
         unsafe { flush(pending_ctx, &mut iocbs, &members, pending) };
     }
 
-    if !group.is_null() && !wait_mode {
-        // Drop the submitter's count; if every member is already done (or
-        // there were none) the list notification goes out now.
-        // SAFETY: live group, our count.
-        unsafe { member_done(group, false, Mode::Normal) };
-    }
-
-    if wait_mode && accepted > 0 {
-        stack_group.remaining.fetch_sub(1, Ordering::SeqCst);
-        let g = &stack_group;
-        // Like glibc's: not a cancellation point, not ended by signals.
-        let how = wait::How {
-            mode: Mode::Normal,
-            restart: true,
-            cancellable: false,
-        };
-        let _ = wait::wait_until(&|| g.remaining.load(Ordering::SeqCst) == 0, None, how);
-        if enqueue_error.is_some() || stack_group.failed.load(Ordering::SeqCst) {
-            return Err(libc::EIO);
+    if !wait_mode {
+        if !group.is_null() {
+            // Drop the submitter's count; if every member is already done (or
+            // there were none) the list notification goes out now.
+            // SAFETY: live group, our count.
+            unsafe { member_done(group, false, Mode::Normal) };
         }
-        return Ok(());
+        return match enqueue_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
     }
-    match enqueue_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    // SAFETY: LIO_WAIT always has a group; we hold one count of it.
+    let g = unsafe { &*group };
+    if accepted == 0 {
+        // SAFETY: our count; no member holds one.
+        unsafe { member_done(group, false, Mode::Normal) };
+        return match enqueue_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+    }
+    // Not a cancellation point (as glibc's); a signal handler that runs
+    // ends the wait with EINTR (POSIX), unless the reaper could not be
+    // started (then nobody else could free the group: wait on).
+    let how = wait::How {
+        mode: Mode::Normal,
+        restart: !reaper_ok,
+        cancellable: false,
+    };
+    let r = wait::wait_until(&|| g.remaining.load(Ordering::SeqCst) == 1, None, how);
+    let failed = g.failed.load(Ordering::SeqCst);
+    // SAFETY: drop our count: the group is freed by whoever is last.
+    unsafe { member_done(group, false, Mode::Normal) };
+    match r {
+        Err(e) => Err(e),
+        Ok(()) if enqueue_error.is_some() || failed => Err(libc::EIO),
+        Ok(()) => Ok(()),
     }
 }
 

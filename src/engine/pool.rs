@@ -23,7 +23,7 @@ use super::complete;
 use super::lock::Locked;
 use super::stats::{self, STATS};
 use super::submit::Op;
-use super::{config, iov, mem, threads};
+use super::{config, iov, threads};
 use crate::abi::AioCb;
 use crate::sys::{self, Errno};
 
@@ -83,7 +83,8 @@ impl Pool {
         }
     }
 
-    /// Count `c` as running; `false` if there is no memory to track it.
+    /// Count `c` as running (within the capacity reserved at submission:
+    /// one entry per worker at most); `false` if it cannot be tracked.
     fn start(&mut self, c: &AioCb) -> bool {
         let key = key_of(c);
         let w = is_write(c);
@@ -95,15 +96,15 @@ impl Pool {
             }
             return true;
         }
-        mem::try_push(
-            &mut self.running,
-            Running {
-                key,
-                reads: u16::from(!w),
-                writes: u16::from(w),
-            },
-        )
-        .is_ok()
+        if self.running.len() == self.running.capacity() {
+            return false;
+        }
+        self.running.push(Running {
+            key,
+            reads: u16::from(!w),
+            writes: u16::from(w),
+        });
+        true
     }
 
     fn stop(&mut self, key: u64, write: bool) {
@@ -188,16 +189,28 @@ impl Pool {
 pub unsafe fn submit(cb: *mut AioCb) -> Result<(), Errno> {
     let max = config::get().threads;
     let spawn_one = POOL.with(|p| {
+        // Room to track one running file per worker, reserved once, so
+        // that starting a request never needs memory.
+        let want = max as usize;
+        if p.running.capacity() < want
+            && (crate::sys::fault::hit(crate::sys::fault::Point::Alloc).is_some()
+                || p.running.try_reserve_exact(want - p.running.len()).is_err())
+        {
+            return None;
+        }
         p.push(cb);
         if p.idle > 0 {
-            return false;
+            return Some(false);
         }
         if p.workers < max {
             p.workers += 1;
-            return true;
+            return Some(true);
         }
-        false
+        Some(false)
     });
+    let Some(spawn_one) = spawn_one else {
+        return Err(libc::EAGAIN);
+    };
     WORK_SEQ.fetch_add(1, Ordering::SeqCst);
     let _ = sys::futex_wake(&WORK_SEQ, 1);
     if spawn_one && threads::spawn(c"kaio-pool", 128 * 1024, worker).is_err() {

@@ -138,7 +138,20 @@ pub unsafe fn start(
             unsafe { complete::inline(cb, res) };
             Ok(true)
         }
-        Attempt::WouldBlock => {
+        Attempt::WouldBlock if inline_ok && nonblocking(c) => {
+            // O_NONBLOCK: what read(2)/write(2) say now — EAGAIN, or the
+            // part of a write that fitted (glibc's worker calls them once).
+            let got = c.progress.load(Ordering::Relaxed);
+            let res = if got > 0 {
+                got as i64
+            } else {
+                -(libc::EAGAIN as i64)
+            };
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::inline(cb, res) };
+            Ok(true)
+        }
+        Attempt::WouldBlock if c.flags.load(Ordering::Relaxed) & (flags::NO_POLL) == 0 => {
             // From now on the request outlives the caller's call: hold the
             // open file, whatever the program does with the number.
             submit::bind(c);
@@ -146,7 +159,7 @@ pub unsafe fn start(
             unsafe { wait_ready(cb, op, at_submit) }?;
             Ok(false)
         }
-        Attempt::Unsupported => {
+        Attempt::WouldBlock | Attempt::Unsupported => {
             submit::bind(c);
             if at_submit {
                 // SAFETY: still ours.
@@ -158,6 +171,11 @@ pub unsafe fn start(
             Ok(false)
         }
     }
+}
+
+/// Whether the request's open file is in non-blocking mode now.
+fn nonblocking(c: &AioCb) -> bool {
+    sys::fcntl_getfl(submit::io_fd(c)).is_ok_and(|fl| fl & libc::O_NONBLOCK != 0)
 }
 
 /// The poll events a request waits for.
@@ -265,6 +283,16 @@ pub unsafe fn ready(cb: *mut AioCb, res: i64) {
     match attempt {
         // SAFETY: completed exactly once, here.
         Attempt::Done(r) => unsafe { complete::finish(cb, op, r) },
+        Attempt::WouldBlock if nonblocking(c) => {
+            let got = c.progress.load(Ordering::Relaxed);
+            let res = if got > 0 {
+                got as i64
+            } else {
+                -(libc::EAGAIN as i64)
+            };
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::finish(cb, op, res) };
+        }
         // SAFETY: still ours.
         Attempt::WouldBlock => {
             let _ = unsafe { wait_ready(cb, op, false) };

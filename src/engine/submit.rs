@@ -598,7 +598,10 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
                 // SAFETY: not handed to anyone yet.
                 return Err(unsafe { refuse(cb, e) });
             }
-            let f = flags::STREAM | if socket { flags::SOCKET } else { 0 };
+            let mut f = flags::STREAM | if socket { flags::SOCKET } else { 0 };
+            if id.kind() == 0 && sys::is_signalfd(c.aio_fildes) {
+                f |= flags::NO_POLL;
+            }
             c.flags.fetch_or(f, Ordering::Relaxed);
             // SAFETY: forwarded.
             unsafe { via_lane(cb, op, resident) }

@@ -401,6 +401,43 @@ pub fn thread_state(tid: i32) -> ThreadState {
     ThreadState::Blocked(if neg { -v } else { v })
 }
 
+/// Whether `fd` is a signalfd (`/proc/self/fd/N` links to
+/// `anon_inode:[signalfd]`): readiness of a signalfd is the reading
+/// thread's pending signals, which a poll in the kernel cannot see.
+pub fn is_signalfd(fd: i32) -> bool {
+    let mut path = [0u8; 40];
+    let prefix = b"/proc/self/fd/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut n = prefix.len();
+    let mut digits = [0u8; 12];
+    let mut d = 0;
+    let mut v = fd.max(0) as u32;
+    loop {
+        digits[d] = b'0' + (v % 10) as u8;
+        d += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        path[n] = digits[d];
+        n += 1;
+    }
+    let mut link = [0u8; 64];
+    // A NUL-terminated path (the buffer is zeroed past `n`) and a local
+    // output buffer.
+    let r = sc!(
+        libc::SYS_readlinkat,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        link.as_mut_ptr(),
+        link.len()
+    );
+    r > 0 && link.get(..r as usize) == Some(&b"anon_inode:[signalfd]"[..])
+}
+
 /// A message on stderr (raw write: usable in any context).
 pub fn warn_raw(msg: &[u8]) {
     // SAFETY: writing a valid buffer to stderr.
