@@ -65,6 +65,10 @@ pub fn is_empty() -> bool {
 /// Take every queued request, oldest first, as a list linked through
 /// `link` (the stack holds them newest first).
 fn take_all() -> *mut AioCb {
+    // Most reaps find the queue empty: look before writing the shared word.
+    if HEAD.load(Ordering::SeqCst).is_null() {
+        return ptr::null_mut();
+    }
     let mut list = HEAD.swap(ptr::null_mut(), Ordering::SeqCst);
     let mut fifo: *mut AioCb = ptr::null_mut();
     while !list.is_null() {

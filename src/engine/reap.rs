@@ -502,8 +502,10 @@ fn now_ms() -> i64 {
 /// How long completions may wait under a parked holder before a waiter
 /// asks where the holder is (a healthy holder takes them in microseconds).
 const SUSPECT_MS: i64 = 200;
-/// How long before a waiter takes over from a holder procfs cannot place.
-const GIVE_UP_MS: i64 = 2000;
+/// How long before a waiter takes over from a holder procfs cannot place
+/// (shown running: in user space, or, starved of CPU, about to take its
+/// events): long enough that a live holder has surely taken them.
+const GIVE_UP_MS: i64 = 5000;
 
 /// Called by waiters that could not take the lock: if a parked holder has
 /// left completions in the ring for a while and its thread is certainly not
