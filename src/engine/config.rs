@@ -11,7 +11,7 @@ pub struct Config {
     /// `KAIO_THREADS`: most threads in the pool that does blocking I/O the
     /// kernel would not do asynchronously (default 2 × CPUs).
     pub threads: u32,
-    /// `KAIO_SHOW_STATS=1`: print the counters to stderr at exit.
+    /// `KAIO_SHOW_STATS=1`: print the counters to stderr at exit (`exit` or `_exit`).
     pub show_stats: bool,
     /// `KAIO_VERBOSE=1`: say why requests leave the fast path.
     pub verbose: bool,
@@ -46,6 +46,9 @@ fn cpus() -> u32 {
 
 pub fn get() -> &'static Config {
     CONFIG.get_or_init(|| {
+        // Statistics file (KAIO_STATS_DIR): normally attached when the
+        // library was loaded; this covers a static link without that hook.
+        super::stats::attach();
         let c = Config {
             max_events: env_u32("KAIO_MAX_EVENTS", 1, 65536).unwrap_or(256),
             threads: env_u32("KAIO_THREADS", 1, 1024).unwrap_or(2 * cpus()),
@@ -53,6 +56,9 @@ pub fn get() -> &'static Config {
             verbose: env_u32("KAIO_VERBOSE", 0, 1).unwrap_or(0) == 1,
             disable: env_u32("KAIO_DISABLE", 0, 1).unwrap_or(0) == 1,
         };
+        if c.disable {
+            super::stats::STATS.set_flag(super::stats::FLAG_DISABLED);
+        }
         if c.show_stats && !STATS_AT_EXIT.swap(true, Ordering::AcqRel) {
             super::stats::print_at_exit();
         }
