@@ -91,6 +91,27 @@ expect 42 "-s: exit status passed on" "$kr" -s sh -c 'exit 42'
 expect 137 "-s: killed program" "$kr" -s sh -c 'kill -9 $$' &&
   { grep -q '^kaio: statistics (pid [0-9]*, sh)$' "$tmp/err" || bad "-s: no statistics for a killed program: $(cat "$tmp/err")"; }
 
+# Static programs: a warning (the loader ignores LD_PRELOAD) naming
+# libkaio.a, and "no statistics"; one linked with libkaio.a is served (no
+# warning, statistics).
+printf 'int main(void) { return 0; }\n' >"$tmp/hello.c"
+if cc -static -o "$tmp/hello-static" "$tmp/hello.c" 2>/dev/null; then
+  expect 0 "static program" "$kr" -s "$tmp/hello-static" &&
+    { grep -q "warning: .*hello-static is statically linked: the loader ignores LD_PRELOAD.*libkaio.a" "$tmp/err" || bad "static: no warning: $(cat "$tmp/err")"
+      grep -q "^kaio-run: no statistics: kaio was loaded by neither .*hello-static.* (.*statically linked)" "$tmp/err" || bad "static: no 'no statistics' line: $(cat "$tmp/err")"; }
+  if [ -x "$build/glibc/test_read_buffered" ] && [ -f "$root/target/release/libkaio.a" ] &&
+     cc -static -O2 -Wall -D_GNU_SOURCE -pthread -o "$tmp/static-kaio" "$root/c-tests/test_read_buffered.c" \
+        "$root/target/release/libkaio.a" -lrt -lpthread -lm -ldl >/dev/null 2>&1; then
+    expect 0 "static program with libkaio.a" env -u KAIO_TEST_EXPECT KAIO_TEST_DIR="$work" "$kr" -s "$tmp/static-kaio" &&
+      { grep -q warning "$tmp/err" && bad "static with libkaio.a: warned: $(cat "$tmp/err")"
+        grep -q '^kaio:   submitted [1-9]' "$tmp/err" || bad "static with libkaio.a: no statistics: $(cat "$tmp/err")"; }
+  else
+    echo "note: cannot link test_read_buffered statically with libkaio.a: skipped"
+  fi
+else
+  echo "note: no static libc (cc -static failed): static-program checks skipped"
+fi
+
 # 3. Arguments, exit status and options.
 expect 0 "arguments" "$kr" printf '%s|' 'a b' '' '-s' '*' &&
   { [ "$(cat "$tmp/out")" = 'a b||-s|*|' ] || bad "arguments: $(cat "$tmp/out")"; }
