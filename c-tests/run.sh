@@ -30,8 +30,14 @@ run_one() { # mode bin outfile -> rc
 }
 
 for t in "${tests[@]}"; do
-  modes=(glibc linked preload)
-  if grep -q KAIO_ONLY "$src/$t.c" 2>/dev/null; then modes=(linked preload); fi
+  modes=(glibc linked preload); not_glibc=""
+  if grep -q KAIO_ONLY "$src/$t.c" 2>/dev/null; then
+    modes=(linked preload)
+    # Why, from the marker's line: "KAIO_ONLY (reason): ..." or "KAIO_ONLY: ...".
+    not_glibc=$(grep -m1 KAIO_ONLY "$src/$t.c" | sed -e 's/.*KAIO_ONLY *//' -e 's/ *\*\/.*//' \
+                  -e 's/^(\([^)]*\)).*/\1/' -e 's/^: *\(.*[^.]\)$/\1 .../' -e 's/^: *//')
+    not_glibc="; not run on glibc: ${not_glibc:-a kaio-only test}"
+  fi
   status=pass; why=""; ref=""
   for m in "${modes[@]}"; do
     bin="$build/glibc/$t"; [ "$m" = linked ] && bin="$build/kaio/$t"
@@ -47,7 +53,7 @@ for t in "${tests[@]}"; do
     fi
   done
   case $status in
-    pass) pass=$((pass+1)); echo "PASS $t (${modes[*]})" ;;
+    pass) pass=$((pass+1)); echo "PASS $t (${modes[*]}$not_glibc)" ;;
     skip) skip=$((skip+1)); echo "SKIP $t $why" ;;
     fail) fail=$((fail+1)); failed+=("$t"); echo "FAIL $t:$why"
           for m in "${modes[@]}"; do

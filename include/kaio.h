@@ -8,51 +8,53 @@
 #include <sys/types.h>
 
 /*
- kaio's counters, for `kaio_stats`.
+ kaio's counters, for `kaio_stats`: the counters of `KAIO_SHOW_STATS`, in
+ the same order, each described in kaio(7). Its size is fixed, 64 counters
+ (512 bytes): counters added later take `reserved` slots.
  */
 struct kaio_stats {
   /*
-   Requests accepted by aio_read/aio_write/aio_fsync/lio_listio.
+   Requests accepted by aio_read, aio_write, aio_readv, aio_writev, aio_fsync and lio_listio (one per list entry).
    */
   uint64_t submitted;
   /*
-   Requests whose result was published.
+   Requests whose result was published (aio_error no longer says EINPROGRESS), failed and cancelled ones included.
    */
   uint64_t completed;
   /*
-   Requests submitted to the kernel with io_submit.
+   Requests submitted to the kernel with io_submit: O_DIRECT files and block devices, fsyncs.
    */
   uint64_t kernel;
   /*
-   Requests completed inside aio_read/aio_write without blocking.
+   Requests completed inside aio_read or aio_write without blocking: a page-cache hit (RWF_NOWAIT), a ready pipe or socket.
    */
   uint64_t inline_;
   /*
-   Requests that waited for readiness with IOCB_CMD_POLL.
+   Requests that waited for readiness with the kernel's IOCB_CMD_POLL (pipes, sockets, terminals).
    */
   uint64_t poll;
   /*
-   Requests served by a kaio thread.
+   Requests served by a kaio thread: a buffered request that missed the page cache, a descriptor without non-blocking support, an fsync the kernel cannot do asynchronously.
    */
   uint64_t thread;
   /*
-   Times a request waited because the kernel ring was full.
+   Times a request waited in kaio's queue because the kernel ring was full (see KAIO_MAX_EVENTS).
    */
   uint64_t ring_full;
   /*
-   Requests served by threads because io_setup failed.
+   Requests served by threads because io_setup failed (aio-max-nr exhausted).
    */
   uint64_t no_context;
   /*
-   Requests cancelled by aio_cancel.
+   Requests cancelled by aio_cancel (AIO_CANCELED).
    */
   uint64_t cancelled;
   /*
-   Notifications sent.
+   Notifications sent: signals queued (SIGEV_SIGNAL, SIGEV_THREAD_ID) and threads started (SIGEV_THREAD), lio_listio's included.
    */
   uint64_t notifications;
   /*
-   Completions read from the user-mapped ring without a system call.
+   Completions read from the kernel's user-mapped ring, without a system call.
    */
   uint64_t ring_reaped;
   /*
@@ -60,9 +62,45 @@ struct kaio_stats {
    */
   uint64_t getevents_calls;
   /*
-   io_submit system calls made.
+   io_submit system calls made (a lio_listio batch takes one).
    */
   uint64_t io_submit_calls;
+  /*
+   Requests that failed before reaching the kernel or a thread (a bad descriptor, buffer or offset): their error is in aio_error.
+   */
+  uint64_t failed_at_submit;
+  /*
+   aio_fsync requests held until the file writes submitted before them had completed.
+   */
+  uint64_t fsync_held;
+  /*
+   Completions returned by io_getevents.
+   */
+  uint64_t getevents_reaped;
+  /*
+   lio_listio calls.
+   */
+  uint64_t lio_batches;
+  /*
+   Completions aio_waitcomplete could not be told of (over 65536 unreaped).
+   */
+  uint64_t waitcomplete_overflow;
+  /*
+   Requests refused at submission with EAGAIN (no thread or memory could be had) or EINVAL (the aiocb was already in flight).
+   */
+  uint64_t refused;
+  /*
+   Times the kernel refused AIO for good (io_submit/io_getevents said EPERM or ENOSYS): threads serve everything after.
+   */
+  uint64_t kernel_refused;
+  /*
+   Times a waiter took over reaping from a holder that left without returning (siglongjmp out of aio_suspend).
+   */
+  uint64_t reap_takeovers;
+  /*
+   Room for the counters of later versions (0 until then).
+   */
+  uint64_t reserved[43];
 };
 
 #ifdef __cplusplus

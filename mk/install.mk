@@ -3,6 +3,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib]
 #                [INCLUDEDIR=$(PREFIX)/include] [MANDIR=$(PREFIX)/share/man]
 #                [BINDIR=$(PREFIX)/bin] [PKGCONFIGDIR=$(LIBDIR)/pkgconfig]
+#                [STRIP=strip]
 #   make uninstall  (same variables): removes exactly the files install puts.
 #
 # Installed: $(LIBDIR)/libkaio.so.1.X.Y (755) with the links libkaio.so.1 (the
@@ -17,6 +18,12 @@
 #
 # DESTDIR stages the files (packaging); ldconfig runs only for a real install
 # (DESTDIR empty) by root.
+#
+# The libraries are installed stripped, as distributions do: the shared
+# library with `strip --strip-unneeded` (its dynamic symbols stay), libkaio.a
+# with `strip --strip-debug`, also dropping the LLVM bitcode (.llvmbc) that
+# only cross-language LTO reads. STRIP names the tool (a cross strip, say);
+# STRIP= (empty) installs both as built, with their debug info.
 
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
@@ -25,6 +32,7 @@ INCLUDEDIR   ?= $(PREFIX)/include
 MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL      ?= install
+STRIP        ?= strip
 LDCONFIG     ?= ldconfig
 
 KAIO_VERSION := $(shell sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
@@ -56,10 +64,14 @@ install: kaio-install-vars lib
 	    tools/kaio-run > $(KAIO_GEN)/kaio-run
 	$(INSTALL) -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" \
 	    "$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(BINDIR)"
-	$(INSTALL) -m 755 $(TARGET)/libkaio.so "$(DESTDIR)$(LIBDIR)/libkaio.so.$(KAIO_SOVERSION)"
+	cp $(TARGET)/libkaio.so $(KAIO_GEN)/libkaio.so
+	cp $(TARGET)/libkaio.a $(KAIO_GEN)/libkaio.a
+	$(if $(STRIP),$(STRIP) --strip-unneeded $(KAIO_GEN)/libkaio.so)
+	$(if $(STRIP),$(STRIP) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd $(KAIO_GEN)/libkaio.a)
+	$(INSTALL) -m 755 $(KAIO_GEN)/libkaio.so "$(DESTDIR)$(LIBDIR)/libkaio.so.$(KAIO_SOVERSION)"
 	ln -sf libkaio.so.$(KAIO_SOVERSION) "$(DESTDIR)$(LIBDIR)/libkaio.so.$(KAIO_SOMAJOR)"
 	ln -sf libkaio.so.$(KAIO_SOMAJOR) "$(DESTDIR)$(LIBDIR)/libkaio.so"
-	$(INSTALL) -m 644 $(TARGET)/libkaio.a "$(DESTDIR)$(LIBDIR)/libkaio.a"
+	$(INSTALL) -m 644 $(KAIO_GEN)/libkaio.a "$(DESTDIR)$(LIBDIR)/libkaio.a"
 	$(INSTALL) -m 644 include/kaio.h "$(DESTDIR)$(INCLUDEDIR)/kaio.h"
 	$(INSTALL) -m 644 $(KAIO_GEN)/kaio.pc "$(DESTDIR)$(PKGCONFIGDIR)/kaio.pc"
 	$(INSTALL) -m 644 man/kaio.7 "$(DESTDIR)$(MANDIR)/man7/kaio.7"

@@ -383,36 +383,84 @@ pub extern "C" fn kaio_completion_fd() -> c_int {
     c_result(engine::completion_fd(), |fd| fd)
 }
 
-/// kaio's counters, for `kaio_stats`.
+/// kaio's counters, for `kaio_stats`: the counters of `KAIO_SHOW_STATS`, in
+/// the same order, each described in kaio(7). Its size is fixed, 64 counters
+/// (512 bytes): counters added later take `reserved` slots.
 #[repr(C)]
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct KaioStats {
-    /// Requests accepted by aio_read/aio_write/aio_fsync/lio_listio.
+    /// Requests accepted by aio_read, aio_write, aio_readv, aio_writev, aio_fsync and lio_listio (one per list entry).
     pub submitted: u64,
-    /// Requests whose result was published.
+    /// Requests whose result was published (aio_error no longer says EINPROGRESS), failed and cancelled ones included.
     pub completed: u64,
-    /// Requests submitted to the kernel with io_submit.
+    /// Requests submitted to the kernel with io_submit: O_DIRECT files and block devices, fsyncs.
     pub kernel: u64,
-    /// Requests completed inside aio_read/aio_write without blocking.
+    /// Requests completed inside aio_read or aio_write without blocking: a page-cache hit (RWF_NOWAIT), a ready pipe or socket.
     pub inline_: u64,
-    /// Requests that waited for readiness with IOCB_CMD_POLL.
+    /// Requests that waited for readiness with the kernel's IOCB_CMD_POLL (pipes, sockets, terminals).
     pub poll: u64,
-    /// Requests served by a kaio thread.
+    /// Requests served by a kaio thread: a buffered request that missed the page cache, a descriptor without non-blocking support, an fsync the kernel cannot do asynchronously.
     pub thread: u64,
-    /// Times a request waited because the kernel ring was full.
+    /// Times a request waited in kaio's queue because the kernel ring was full (see KAIO_MAX_EVENTS).
     pub ring_full: u64,
-    /// Requests served by threads because io_setup failed.
+    /// Requests served by threads because io_setup failed (aio-max-nr exhausted).
     pub no_context: u64,
-    /// Requests cancelled by aio_cancel.
+    /// Requests cancelled by aio_cancel (AIO_CANCELED).
     pub cancelled: u64,
-    /// Notifications sent.
+    /// Notifications sent: signals queued (SIGEV_SIGNAL, SIGEV_THREAD_ID) and threads started (SIGEV_THREAD), lio_listio's included.
     pub notifications: u64,
-    /// Completions read from the user-mapped ring without a system call.
+    /// Completions read from the kernel's user-mapped ring, without a system call.
     pub ring_reaped: u64,
     /// io_getevents system calls made.
     pub getevents_calls: u64,
-    /// io_submit system calls made.
+    /// io_submit system calls made (a lio_listio batch takes one).
     pub io_submit_calls: u64,
+    /// Requests that failed before reaching the kernel or a thread (a bad descriptor, buffer or offset): their error is in aio_error.
+    pub failed_at_submit: u64,
+    /// aio_fsync requests held until the file writes submitted before them had completed.
+    pub fsync_held: u64,
+    /// Completions returned by io_getevents.
+    pub getevents_reaped: u64,
+    /// lio_listio calls.
+    pub lio_batches: u64,
+    /// Completions aio_waitcomplete could not be told of (over 65536 unreaped).
+    pub waitcomplete_overflow: u64,
+    /// Requests refused at submission with EAGAIN (no thread or memory could be had) or EINVAL (the aiocb was already in flight).
+    pub refused: u64,
+    /// Times the kernel refused AIO for good (io_submit/io_getevents said EPERM or ENOSYS): threads serve everything after.
+    pub kernel_refused: u64,
+    /// Times a waiter took over reaping from a holder that left without returning (siglongjmp out of aio_suspend).
+    pub reap_takeovers: u64,
+    /// Room for the counters of later versions (0 until then).
+    pub reserved: [u64; 43],
+}
+
+/// `struct kaio_stats` has room for this many counters.
+const KAIO_STATS_SLOTS: usize = 64;
+const _: () = assert!(core::mem::size_of::<KaioStats>() == 8 * KAIO_STATS_SLOTS);
+const _: () = assert!(engine::stats::COUNT <= KAIO_STATS_SLOTS);
+
+impl Default for KaioStats {
+    fn default() -> Self {
+        Self::from_slots([0; KAIO_STATS_SLOTS])
+    }
+}
+
+impl KaioStats {
+    fn from_slots(slots: [u64; KAIO_STATS_SLOTS]) -> Self {
+        // SAFETY: KaioStats is repr(C) and made of 64 u64 (asserted above).
+        unsafe { core::mem::transmute::<[u64; KAIO_STATS_SLOTS], KaioStats>(slots) }
+    }
+
+    /// The counters now, in declaration order (the order of the fields:
+    /// checked by the unit test below and c-tests/checks/counters.sh).
+    fn now() -> Self {
+        let mut slots = [0u64; KAIO_STATS_SLOTS];
+        for (slot, v) in slots.iter_mut().zip(engine::stats::STATS.values()) {
+            *slot = v;
+        }
+        Self::from_slots(slots)
+    }
 }
 
 /// Fill `*out` with kaio's counters for this process. 0, or -1/EINVAL for
@@ -426,23 +474,76 @@ pub unsafe extern "C" fn kaio_stats(out: *mut KaioStats) -> c_int {
         set_errno(libc::EINVAL);
         return -1;
     }
-    let c = |n: &str| engine::counter(n.as_bytes()).unwrap_or(0);
-    let s = KaioStats {
-        submitted: c("submitted"),
-        completed: c("completed"),
-        kernel: c("kernel"),
-        inline_: c("inline"),
-        poll: c("poll"),
-        thread: c("thread"),
-        ring_full: c("ring_full"),
-        no_context: c("no_context"),
-        cancelled: c("cancelled"),
-        notifications: c("notifications"),
-        ring_reaped: c("ring_reaped"),
-        getevents_calls: c("getevents_calls"),
-        io_submit_calls: c("io_submit_calls"),
-    };
     // SAFETY: caller's contract.
-    unsafe { *out = s };
+    unsafe { *out = KaioStats::now() };
     0
+}
+
+/// glibc's `_exit(2)`, interposed (not declared in kaio.h) so that
+/// `KAIO_SHOW_STATS=1` also prints the statistics of a process that leaves
+/// with `_exit`, as fio's and stress-ng's workers do, and a statistics file
+/// (`KAIO_STATS_DIR`) records that the process exited. Then the
+/// `exit_group` system call, as glibc's. Async-signal-safe, like glibc's.
+#[unsafe(no_mangle)]
+pub extern "C" fn _exit(status: c_int) -> ! {
+    engine::stats::before_exit();
+    crate::sys::exit_group(status)
+}
+
+/// `_Exit(3)`, glibc's other name for `_exit`.
+#[unsafe(no_mangle)]
+#[allow(non_snake_case)]
+pub extern "C" fn _Exit(status: c_int) -> ! {
+    _exit(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of `struct kaio_stats` (in include/kaio.h, generated from
+    /// this file) are the counters, in order, with the same meanings.
+    #[test]
+    fn kaio_stats_fields_are_the_counters() {
+        let h = include_str!("../include/kaio.h");
+        let body = h
+            .split("struct kaio_stats {")
+            .nth(1)
+            .and_then(|b| b.split("};").next())
+            .unwrap_or("");
+        let mut fields = Vec::new();
+        let mut doc = String::new();
+        let mut in_doc = false;
+        for line in body.lines().map(str::trim) {
+            if line == "/*" {
+                in_doc = true;
+            } else if line == "*/" {
+                in_doc = false;
+            } else if in_doc {
+                doc.push_str(line);
+            } else if let Some(f) = line
+                .strip_prefix("uint64_t ")
+                .and_then(|f| f.strip_suffix(';'))
+            {
+                fields.push((f.to_string(), std::mem::take(&mut doc)));
+            }
+        }
+        let names: Vec<(String, String)> = engine::stats::NAMES
+            .iter()
+            .map(|(n, d)| {
+                (
+                    if *n == "inline" { "inline_" } else { n }.to_string(),
+                    d.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields.get(..names.len()),
+            Some(&names[..]),
+            "include/kaio.h: run 'make header'?"
+        );
+        assert_eq!(fields.len(), names.len() + 1);
+        let values = KaioStats::now();
+        assert!(values.completed <= values.submitted);
+    }
 }

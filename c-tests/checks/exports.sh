@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The library must export the 17 POSIX AIO symbols, unversioned (so that a
 # preload interposes both aio_read@GLIBC_2.34 and @GLIBC_2.2.5), and nothing
-# else but kaio_* extensions.
+# else but kaio_* extensions and _exit/_Exit (interposed so that statistics
+# cover processes that leave with _exit; see kaio(7)).
 set -eu
 lib=${KAIO_LIB:?}
 want="aio_cancel aio_cancel64 aio_error aio_error64 aio_fsync aio_fsync64 aio_init
@@ -19,7 +20,10 @@ ext="aio_readv aio_writev aio_waitcomplete"
 for s in $ext; do
   printf '%s\n' "$syms" | grep -qx "$s" || { echo "missing extension: $s"; rc=1; }
 done
-extra=$(printf '%s\n' "$syms" | grep -vE '^(aio_|lio_listio|kaio_)' || true)
+for s in _exit _Exit; do
+  printf '%s\n' "$syms" | grep -qx "$s" || { echo "missing export: $s"; rc=1; }
+done
+extra=$(printf '%s\n' "$syms" | grep -vE '^(aio_|lio_listio|kaio_|_exit$|_Exit$)' || true)
 if [ -n "$extra" ]; then echo "unexpected exports:"; echo "$extra"; rc=1; fi
 n=$(printf '%s\n' "$syms" | grep -E '^(aio_|lio_listio)' | grep -cvxE 'aio_readv|aio_writev|aio_waitcomplete')
 [ "$n" -eq 17 ] || { echo "expected 17 POSIX exports, found $n"; rc=1; }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make install into a temporary DESTDIR: every file, mode and link in place;
 # a C program built with `pkg-config --cflags --libs kaio` against the staged
-# install reads a file through kaio (and one linked with libkaio.a too); then
+# install reads a file through kaio (and one linked with libkaio.a too); the
+# installed libraries are stripped (no debug sections, the same dynamic
+# symbols), or, with STRIP=, exactly the built ones; then
 # make uninstall leaves nothing of kaio and touches nothing else. A second
 # round checks a custom layout (LIBDIR, INCLUDEDIR, ... set) and the installed
 # kaio-run. Builds nothing: `make lib` must have run.
@@ -34,7 +36,7 @@ sover=$major.$vminor.$vpatch
 mk() { # log target VAR=value...
   local log=$1; shift
   env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u DESTDIR -u LIBDIR -u INCLUDEDIR \
-      -u MANDIR -u BINDIR -u PKGCONFIGDIR \
+      -u MANDIR -u BINDIR -u PKGCONFIGDIR -u STRIP \
     make -C "$root" -o target/release/libkaio.so -o build/lib/libkaio.so "$@" >"$log" 2>&1
   local r=$?
   if [ $r -ne 0 ]; then bad "make $* (exit $r)"; sed 's/^/    /' "$log" | tail -20; fi
@@ -64,10 +66,19 @@ leftovers() { find "$1" ! -type d | sort; }
 d=$tmp/r1
 mk "$tmp/install1.log" install DESTDIR="$d" PREFIX=/usr || exit 1
 L=$d/usr/lib
-check_entry f 755 "$L/libkaio.so.$sover" "$root/target/release/libkaio.so"
+check_entry f 755 "$L/libkaio.so.$sover"
 check_entry l "libkaio.so.$sover" "$L/libkaio.so.$major"
 check_entry l "libkaio.so.$major" "$L/libkaio.so"
-check_entry f 644 "$L/libkaio.a" "$root/target/release/libkaio.a"
+check_entry f 644 "$L/libkaio.a"
+# Stripped: no debug sections (nor, in libkaio.a, LLVM bitcode), smaller,
+# and the same dynamic symbols and soname.
+debug_sections() { readelf -SW "$1" 2>/dev/null | grep -cE '\] \.(debug_|llvmbc)'; }
+dynsyms() { nm -D --defined-only "$1" | awk '{print $NF}' | sort; }
+[ "$(debug_sections "$L/libkaio.so.$sover")" = 0 ] || bad "installed libkaio.so.$sover has debug sections"
+[ "$(debug_sections "$L/libkaio.a")" = 0 ] || bad "installed libkaio.a has debug or bitcode sections"
+[ "$(stat -c %s "$L/libkaio.so.$sover")" -lt "$(stat -c %s "$root/target/release/libkaio.so")" ] || bad "installed libkaio.so is not smaller than the built one"
+[ "$(dynsyms "$L/libkaio.so.$sover")" = "$(dynsyms "$root/target/release/libkaio.so")" ] || bad "stripping changed the dynamic symbols"
+readelf -d "$L/libkaio.so.$sover" | grep -q "Library soname: \[libkaio\.so\.$major\]" || bad "stripped library lost its soname"
 check_entry f 644 "$d/usr/include/kaio.h" "$root/include/kaio.h"
 check_entry f 644 "$L/pkgconfig/kaio.pc"
 check_entry f 644 "$d/usr/share/man/man7/kaio.7" "$root/man/kaio.7"
@@ -88,6 +99,12 @@ flags=$(pc --define-variable=prefix="$d/usr" --cflags --libs)
 case " $flags " in
   *" -I$d/usr/include "*"-L$d/usr/lib "*"-lkaio "*) ;;
   *) bad "pkg-config --cflags --libs relocated: '$flags'" ;;
+esac
+# The other way to use a staged install, as the README says: a sysroot.
+sflags=$(PKG_CONFIG_LIBDIR=$L/pkgconfig PKG_CONFIG_PATH='' PKG_CONFIG_SYSROOT_DIR=$d pkg-config --cflags --libs kaio)
+case " $sflags " in
+  *" -I$d/usr/include "*"-L$d/usr/lib "*"-lkaio "*) ;;
+  *) bad "PKG_CONFIG_SYSROOT_DIR=\$DESTDIR pkg-config --cflags --libs: '$sflags'" ;;
 esac
 priv=$(pc --define-variable=prefix="$d/usr" --static --libs-only-l)
 
@@ -178,12 +195,13 @@ mk "$tmp/uninstall1b.log" uninstall DESTDIR="$d" PREFIX=/usr   # twice is fine
 # ---- round 2: a custom layout ---------------------------------------------
 d=$tmp/r2
 mk "$tmp/install2.log" install DESTDIR="$d" PREFIX=/opt/kaio LIBDIR=/opt/kaio/lib64 \
-   INCLUDEDIR=/srv/inc MANDIR=/opt/kaio/man BINDIR=/opt/kaio/sbin PKGCONFIGDIR=/srv/pc || exit 1
+   INCLUDEDIR=/srv/inc MANDIR=/opt/kaio/man BINDIR=/opt/kaio/sbin PKGCONFIGDIR=/srv/pc STRIP= || exit 1
 L=$d/opt/kaio/lib64
-check_entry f 755 "$L/libkaio.so.$sover"
+# STRIP= installs the libraries as built.
+check_entry f 755 "$L/libkaio.so.$sover" "$root/target/release/libkaio.so"
 check_entry l "libkaio.so.$sover" "$L/libkaio.so.$major"
 check_entry l "libkaio.so.$major" "$L/libkaio.so"
-check_entry f 644 "$L/libkaio.a"
+check_entry f 644 "$L/libkaio.a" "$root/target/release/libkaio.a"
 check_entry f 644 "$d/srv/inc/kaio.h"
 check_entry f 644 "$d/srv/pc/kaio.pc"
 check_entry f 644 "$d/opt/kaio/man/man7/kaio.7"

@@ -42,13 +42,10 @@ if [ -x "$prog" ]; then
   if expect 0 "kaio-run -s test_read_buffered" env -u KAIO_SHOW_STATS -u KAIO_VERBOSE -u KAIO_DISABLE \
        KAIO_TEST_EXPECT=kaio KAIO_TEST_DIR="$work" "$kr" -s "$prog"; then
     grep -q '^# test test_read_buffered, backend kaio' "$tmp/out" || bad "kaio-run -s: the program did not run on kaio"
-    # The statistics block: if kaio prints one, it reports some request.
-    if grep -q '^kaio:' "$tmp/err"; then
-      grep '^kaio:' "$tmp/err" | grep -q '[1-9]' || { bad "kaio-run -s: no non-zero counter:"; sed 's/^/    /' "$tmp/err"; }
-      grep '^kaio:' "$tmp/err" | grep -qi 'invalid' && { bad "kaio-run -s: kaio warned:"; sed 's/^/    /' "$tmp/err"; }
-    else
-      echo "note: kaio-run -s printed no 'kaio:' statistics lines (not implemented yet?)"
-    fi
+    # The statistics block (one process): its header, then non-zero counters.
+    grep -q '^kaio: statistics (pid [0-9]*, test_read_buffe)$' "$tmp/err" || { bad "kaio-run -s: no statistics block:"; sed 's/^/    /' "$tmp/err"; }
+    grep '^kaio:   submitted [1-9]' "$tmp/err" >/dev/null || { bad "kaio-run -s: nothing submitted:"; sed 's/^/    /' "$tmp/err"; }
+    grep '^kaio:' "$tmp/err" | grep -qi 'invalid\|not a\|out of range' && { bad "kaio-run -s: kaio warned:"; sed 's/^/    /' "$tmp/err"; }
   fi
   if expect 0 "kaio-run test_read_buffered" env -u KAIO_SHOW_STATS -u KAIO_VERBOSE -u KAIO_DISABLE \
        KAIO_TEST_EXPECT=kaio KAIO_TEST_DIR="$work" "$kr" "$prog"; then
@@ -76,12 +73,44 @@ expect 0 "existing LD_PRELOAD" env -u KAIO_LIB LD_PRELOAD="$existing" "$kr" sh -
 asan=$tmp/libasan.so.8
 expect 0 "sanitizer first" env -u KAIO_LIB LD_PRELOAD="$asan:$existing" "$kr" sh -c "$show" &&
   { [ "$(cat "$tmp/out")" = "$asan:$treelib:$existing" ] || bad "sanitizer: LD_PRELOAD=$(cat "$tmp/out")"; }
+# -s: a fresh KAIO_STATS_DIR (removed afterwards), KAIO_SHOW_STATS unset
+# (kaio-run prints the statistics itself); without -s neither is touched.
+mkdir "$tmp/tmpdir"
 # shellcheck disable=SC2016
-expect 0 "-s sets KAIO_SHOW_STATS" env -u KAIO_SHOW_STATS "$kr" -s sh -c 'echo "${KAIO_SHOW_STATS-unset}"' &&
-  { [ "$(cat "$tmp/out")" = 1 ] || bad "-s: KAIO_SHOW_STATS=$(cat "$tmp/out")"; }
+expect 0 "-s sets KAIO_STATS_DIR" env KAIO_SHOW_STATS=1 TMPDIR="$tmp/tmpdir" "$kr" -s sh -c 'echo "${KAIO_STATS_DIR-unset} ${KAIO_SHOW_STATS-unset}"' &&
+  case $(cat "$tmp/out") in
+    "$tmp/tmpdir/kaio-run."*" unset") ;;
+    *) bad "-s: KAIO_STATS_DIR KAIO_SHOW_STATS = $(cat "$tmp/out")" ;;
+  esac
+[ -z "$(ls -A "$tmp/tmpdir")" ] || bad "-s left $(ls -A "$tmp/tmpdir") behind"
 # shellcheck disable=SC2016
-expect 0 "no -s" env -u KAIO_SHOW_STATS "$kr" sh -c 'echo "${KAIO_SHOW_STATS-unset}"' &&
-  { [ "$(cat "$tmp/out")" = unset ] || bad "without -s: KAIO_SHOW_STATS=$(cat "$tmp/out")"; }
+expect 0 "no -s" env -u KAIO_SHOW_STATS -u KAIO_STATS_DIR "$kr" sh -c 'echo "${KAIO_SHOW_STATS-unset} ${KAIO_STATS_DIR-unset}"' &&
+  { [ "$(cat "$tmp/out")" = "unset unset" ] || bad "without -s: KAIO_SHOW_STATS KAIO_STATS_DIR = $(cat "$tmp/out")"; }
+# -s passes the exit status on, and reports even when the program is killed.
+expect 42 "-s: exit status passed on" "$kr" -s sh -c 'exit 42'
+expect 137 "-s: killed program" "$kr" -s sh -c 'kill -9 $$' &&
+  { grep -q '^kaio: statistics (pid [0-9]*, sh)$' "$tmp/err" || bad "-s: no statistics for a killed program: $(cat "$tmp/err")"; }
+
+# Static programs: a warning (the loader ignores LD_PRELOAD) naming
+# libkaio.a, and "no statistics"; one linked with libkaio.a is served (no
+# warning, statistics).
+printf 'int main(void) { return 0; }\n' >"$tmp/hello.c"
+if cc -static -o "$tmp/hello-static" "$tmp/hello.c" 2>/dev/null; then
+  expect 0 "static program" "$kr" -s "$tmp/hello-static" &&
+    { grep -q "warning: .*hello-static is statically linked: the loader ignores LD_PRELOAD.*libkaio.a" "$tmp/err" || bad "static: no warning: $(cat "$tmp/err")"
+      grep -q "^kaio-run: no statistics: kaio was loaded by neither .*hello-static.* (.*statically linked)" "$tmp/err" || bad "static: no 'no statistics' line: $(cat "$tmp/err")"; }
+  if [ -x "$build/glibc/test_read_buffered" ] && [ -f "$root/target/release/libkaio.a" ] &&
+     cc -static -O2 -Wall -D_GNU_SOURCE -pthread -o "$tmp/static-kaio" "$root/c-tests/test_read_buffered.c" \
+        "$root/target/release/libkaio.a" -lrt -lpthread -lm -ldl >/dev/null 2>&1; then
+    expect 0 "static program with libkaio.a" env -u KAIO_TEST_EXPECT KAIO_TEST_DIR="$work" "$kr" -s "$tmp/static-kaio" &&
+      { grep -q warning "$tmp/err" && bad "static with libkaio.a: warned: $(cat "$tmp/err")"
+        grep -q '^kaio:   submitted [1-9]' "$tmp/err" || bad "static with libkaio.a: no statistics: $(cat "$tmp/err")"; }
+  else
+    echo "note: cannot link test_read_buffered statically with libkaio.a: skipped"
+  fi
+else
+  echo "note: no static libc (cc -static failed): static-program checks skipped"
+fi
 
 # 3. Arguments, exit status and options.
 expect 0 "arguments" "$kr" printf '%s|' 'a b' '' '-s' '*' &&

@@ -27,11 +27,28 @@ fn text(r: Reason) -> (usize, String) {
         }
         Reason::NoContext(e) => (
             3,
-            format!("io_setup failed (errno {e}; see /proc/sys/fs/aio-max-nr): every request goes to threads"),
+            format!(
+                "io_setup failed ({}; see /proc/sys/fs/aio-max-nr and KAIO_MAX_EVENTS): every request goes to threads",
+                errno_name(e)
+            ),
         ),
         Reason::RingFull => (4, "the kernel AIO ring is full: requests wait in kaio's queue (KAIO_MAX_EVENTS)".into()),
         Reason::NoKernelFsync => (5, "the kernel has no asynchronous fsync here: served by kaio's thread pool".into()),
     }
+}
+
+/// An errno's name and number, e.g. "EAGAIN, errno 11".
+fn errno_name(e: i32) -> String {
+    let name = match e {
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::ENOSYS => "ENOSYS",
+        libc::EINVAL => "EINVAL",
+        libc::EPERM => "EPERM",
+        libc::EFAULT => "EFAULT",
+        _ => return format!("errno {e}"),
+    };
+    format!("{name}, errno {e}")
 }
 
 /// Explain `r` on stderr if `KAIO_VERBOSE=1`, the first time it happens.
@@ -44,5 +61,11 @@ pub fn say(r: Reason, fd: i32) {
     if SAID.get(i).is_some_and(|s| s.swap(true, Ordering::Relaxed)) {
         return;
     }
-    super::warn(&format!("kaio: fd {fd}: {what} (said once)\n"));
+    // A reason that concerns no one descriptor (io_setup) names none.
+    let on = if fd >= 0 {
+        format!("fd {fd}: ")
+    } else {
+        String::new()
+    };
+    super::warn(&format!("kaio: {on}{what} (said once)\n"));
 }

@@ -33,6 +33,9 @@ macro_rules! sc {
     }};
 }
 
+mod file;
+pub use file::*;
+
 /// `io_setup(nr, &ctx)`: create a kernel AIO context; returns its id, which
 /// is also the address of its completion ring.
 pub fn io_setup(nr: u32) -> Result<u64, Errno> {
