@@ -96,10 +96,11 @@ fn put_back(mut list: *mut AioCb) {
 /// Submit queued requests while the ring takes them. Any context: in a
 /// signal-safe one, what needs a lock or a thread goes to the reaper.
 pub fn flush(ctx: u64, mode: Mode) {
-    loop {
+    let mut submitted = false;
+    'again: loop {
         let mut list = take_all();
         if list.is_null() {
-            return;
+            break;
         }
         while !list.is_null() {
             let cb = list;
@@ -122,18 +123,22 @@ pub fn flush(ctx: u64, mode: Mode) {
             reap::kernel_enter();
             stats::bump(&STATS.io_submit_calls);
             match slots::submit_one(ctx, iocb) {
-                Ok(()) => stats::bump(&STATS.kernel),
+                Ok(()) => {
+                    stats::bump(&STATS.kernel);
+                    submitted = true;
+                }
                 Err(libc::EAGAIN) if reap::kernel_in_flight() > 1 => {
                     reap::kernel_refused();
                     c.flags.fetch_or(flags::QUEUED, Ordering::SeqCst);
                     c.link.store(list, Ordering::Relaxed);
                     put_back(cb);
-                    // A completion may have come between the refusal and
-                    // the push: if the kernel is empty now, go again.
+                    // Completions will flush the rest; but one may have come
+                    // between the refusal and the push: if the kernel is
+                    // empty now, go again.
                     if reap::kernel_in_flight() > 0 {
-                        return;
+                        break 'again;
                     }
-                    break;
+                    continue 'again;
                 }
                 Err(e) => {
                     reap::kernel_refused();
@@ -142,6 +147,12 @@ pub fn flush(ctx: u64, mode: Mode) {
                 }
             }
         }
+    }
+    if submitted {
+        // A waiter may have gone to sleep while its request waited here
+        // (with nothing in the kernel, it had nothing to reap): now there
+        // is, so waiters look again and one of them reaps.
+        super::complete::bump_seq();
     }
 }
 

@@ -63,6 +63,13 @@ pub fn try_once(c: &AioCb, op: Op) -> Attempt {
             Attempt::Done((done + n) as i64)
         }
         Ok(n) if n == rest => Attempt::Done((done + n) as i64),
+        Ok(n) if op.is_read() => {
+            // A short file read: the end of the file (the next attempt
+            // reads 0: complete here, no thread), or the end of what the
+            // page cache holds (EAGAIN: a thread reads the rest).
+            c.progress.store(done + n, Ordering::Relaxed);
+            try_once(c, op)
+        }
         Ok(n) => {
             c.progress.store(done + n, Ordering::Relaxed);
             Attempt::WouldBlock
