@@ -16,7 +16,7 @@ use super::mem;
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{barrier, context, reaper, slots, wait};
+use super::{barrier, context, reap, reaper, slots, wait};
 use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
 use crate::sys::{self, Errno, Iocb};
 
@@ -346,17 +346,23 @@ unsafe fn flush(ctx: u64, iocbs: &mut [Iocb; CHUNK], members: &[*mut AioCb; CHUN
         slotted += 1;
     }
     let refuse = |from: usize, to: usize, e: i32| {
+        // None of these is in the kernel: uncount them all before routing
+        // any (a ring-full queue entry waits for completions of requests
+        // really in flight, not for its refused siblings).
         for i in from..to {
             if let Some(&p) = ptrs.get(i)
                 && !p.is_null()
             {
                 slots::give_back(p);
             }
+            reap::kernel_refused();
+        }
+        for i in from..to {
             if let Some(&cb) = members.get(i) {
                 // SAFETY: refused by the kernel, still ours. Not refused to
                 // the caller: the batch is already accepted, so a missing
                 // thread means doing the I/O here.
-                let _ = unsafe { submit::kernel_refused(cb, Op::recorded(&*cb), e, false) };
+                let _ = unsafe { submit::route_refused(cb, Op::recorded(&*cb), e, false) };
             }
         }
     };

@@ -163,19 +163,45 @@ pub unsafe fn start(
             // open file, whatever the program does with the number.
             submit::bind(c);
             // SAFETY: still ours.
-            unsafe { wait_ready(cb, op, at_submit) }?;
-            Ok(false)
+            let r = unsafe { wait_ready(cb, op, at_submit) };
+            // SAFETY: still ours if refused.
+            unsafe { partial_or(cb, r) }
         }
         Attempt::WouldBlock | Attempt::Unsupported => {
             submit::bind(c);
             if at_submit {
                 // SAFETY: still ours.
-                unsafe { dedicated::start(cb, op) }?;
+                let r = unsafe { dedicated::start(cb, op) };
+                // SAFETY: still ours if refused.
+                return unsafe { partial_or(cb, r) };
             } else {
                 // SAFETY: still ours.
                 unsafe { dedicated::start_or_fail(cb, op) };
             }
             Ok(false)
+        }
+    }
+}
+
+/// A request that cannot wait (no thread, no kernel: `r` is Err) but has
+/// already moved part of its data completes with that part, as a write(2)
+/// interrupted half-way does: refusing it would make the caller write those
+/// bytes twice.
+///
+/// # Safety
+/// `cb` is ours (refused requests are still ours).
+unsafe fn partial_or(cb: *mut AioCb, r: Result<(), Errno>) -> Result<bool, Errno> {
+    match r {
+        Ok(()) => Ok(false),
+        Err(e) => {
+            // SAFETY: caller's contract.
+            let got = unsafe { (*cb).progress.load(Ordering::Relaxed) };
+            if got == 0 {
+                return Err(e);
+            }
+            // SAFETY: completed exactly once, here.
+            unsafe { complete::inline(cb, got as i64) };
+            Ok(true)
         }
     }
 }

@@ -403,6 +403,22 @@ pub unsafe fn kernel_refused(
     at_submit: bool,
 ) -> Result<(), Errno> {
     reap::kernel_refused();
+    // SAFETY: forwarded.
+    unsafe { route_refused(cb, op, e, at_submit) }
+}
+
+/// [`kernel_refused`] for a request no longer counted in the kernel (a
+/// batch uncounts all its refused members first, so that none of them
+/// takes its siblings for requests in flight).
+///
+/// # Safety
+/// As for [`kernel_refused`].
+pub unsafe fn route_refused(
+    cb: *mut AioCb,
+    op: Op,
+    e: Errno,
+    at_submit: bool,
+) -> Result<(), Errno> {
     let fsync = matches!(op, Op::Fsync { .. });
     let to_threads = match e {
         // SAFETY: forwarded (the ring is full; completions will flush it).

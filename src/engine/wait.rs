@@ -87,6 +87,7 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
     let kernel = reap::kernel_in_flight() > 0;
     let ctx = if kernel { context::current() } else { None };
     let mut tick: Option<libc::timespec> = None;
+    let mut polling = false;
     if let Some(ctx) = ctx {
         if let Some(g) = reap::acquire() {
             let rel = deadline.map(remaining);
@@ -110,7 +111,10 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
                 }
                 // Cannot block in the kernel (nested over an interrupted
                 // reader, or io_getevents refused): sleep a little, look again.
-                Err(_) => tick = Some(POLL_TICK),
+                Err(_) => {
+                    tick = Some(POLL_TICK);
+                    polling = true;
+                }
                 _ => return Step::Again,
             }
         } else if reap::take_over_if_stalled(ctx) {
@@ -120,8 +124,10 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
         }
     }
     // Follower: announce ourselves (bit 0), then sleep while SEQ is unchanged.
+    // Polling the ring (io_getevents refused), the sleep is a fixed tick:
+    // our own release of the reap lock moved SEQ, which must not end it.
     let cur = SEQ.load(Ordering::SeqCst);
-    if cur & !1 != seq & !1 {
+    if cur & !1 != seq & !1 && !polling {
         return Step::Again;
     }
     if cur & 1 == 0
