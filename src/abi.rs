@@ -126,6 +126,9 @@ pub mod flags {
     /// A stream the kernel's poll cannot watch (a signalfd): a thread of
     /// its own does the blocking transfer.
     pub const NO_POLL: u32 = 1 << 18;
+    /// The descriptor refused a non-blocking attempt (EOPNOTSUPP): only a
+    /// blocking call serves it.
+    pub const UNSUPPORTED: u32 = 1 << 19;
     /// Bits 20..32: the in-flight stamp (see `engine::accept`).
     pub const STAMP_SHIFT: u32 = 20;
     pub const LOW_MASK: u32 = (1 << STAMP_SHIFT) - 1;

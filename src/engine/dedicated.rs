@@ -36,14 +36,24 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
 }
 
 /// As [`start`], for a request accepted earlier: if no thread can be had,
-/// it completes with EAGAIN (it would block the only thread there is).
+/// the reaper watches the descriptor itself (`poll(2)`) and transfers when
+/// it is ready — a descriptor without non-blocking support, which only a
+/// blocking call can serve, completes with EAGAIN instead.
 ///
 /// # Safety
 /// As for [`start`].
 pub unsafe fn start_or_fail(cb: *mut AioCb, op: Op) {
     // SAFETY: forwarded.
-    if unsafe { start(cb, op) }.is_err() {
-        // SAFETY: the thread never started, so the request is still ours.
+    if unsafe { start(cb, op) }.is_ok() {
+        return;
+    }
+    // SAFETY: the thread never started, so the request is still ours.
+    let c = unsafe { &*cb };
+    if c.flags.load(Ordering::Relaxed) & (flags::STREAM | flags::UNSUPPORTED) == flags::STREAM {
+        // SAFETY: ours; handed to the reaper.
+        unsafe { super::reaper::user_poll(cb) };
+    } else {
+        // SAFETY: ours; completed once, here.
         unsafe { complete::finish(cb, op, -(libc::EAGAIN as i64)) };
     }
 }

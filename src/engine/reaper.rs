@@ -39,6 +39,11 @@ static DEFERRED: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
 /// Finished heap groups (stack through `Group::next`).
 static GROUPS: AtomicPtr<lio::Group> = AtomicPtr::new(ptr::null_mut());
 static RELEASE: AtomicBool = AtomicBool::new(false);
+/// Streams that can neither wait in the kernel nor have a thread of their
+/// own: handed over here (stack through `link`), then watched by the
+/// reaper with `poll(2)` in [`USER_POLLED`] (the reaper's own list).
+static USER_POLL_IN: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
+static USER_POLLED: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
 
 /// Make sure the reaper runs; EAGAIN if its thread cannot be created (the
 /// caller refuses the request that needs it). Ordinary context.
@@ -143,6 +148,109 @@ pub unsafe fn defer_group(g: *mut lio::Group) {
     wake_reaper();
 }
 
+/// Hand a stream request to the reaper to watch with `poll(2)` (no kernel
+/// poll and no thread could be had). Ordinary context.
+///
+/// # Safety
+/// `cb` is an accepted stream request owned by the caller, which gives it up.
+pub unsafe fn user_poll(cb: *mut AioCb) {
+    // The request waits for readiness: the reaper has work (ready() ends it).
+    work_begin();
+    // SAFETY: caller's contract.
+    unsafe { (*cb).flags.fetch_or(flags::POLL, Ordering::SeqCst) };
+    let mut head = USER_POLL_IN.load(Ordering::SeqCst);
+    loop {
+        // SAFETY: as above; the link field is ours.
+        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
+        match USER_POLL_IN.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            Err(cur) => head = cur,
+        }
+    }
+    wake_reaper();
+}
+
+/// How long the reaper sleeps in `poll(2)` while it watches streams.
+const USER_POLL_MS: i32 = 10;
+
+/// Watch the streams handed over with [`user_poll`] for up to `wait_ms`;
+/// transfer for those that are ready. Reaper thread only.
+fn poll_streams(wait_ms: i32) {
+    // Adopt the new ones.
+    let mut incoming = USER_POLL_IN.swap(ptr::null_mut(), Ordering::SeqCst);
+    while !incoming.is_null() {
+        let cb = incoming;
+        // SAFETY: handed over: ours.
+        unsafe {
+            incoming = (*cb).link.load(Ordering::Relaxed);
+            (*cb)
+                .link
+                .store(USER_POLLED.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        USER_POLLED.store(cb, Ordering::Relaxed);
+    }
+    let mut list = USER_POLLED.load(Ordering::Relaxed);
+    if list.is_null() {
+        return;
+    }
+    const MAX: usize = 64;
+    let mut fds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; MAX];
+    let mut cbs = [ptr::null_mut::<AioCb>(); MAX];
+    let mut n = 0;
+    while !list.is_null() && n < MAX {
+        // SAFETY: on our list: ours.
+        let c = unsafe { &*list };
+        fds[n].fd = submit::io_fd(c);
+        fds[n].events = stream::events(submit::Op::recorded(c)) as i16;
+        cbs[n] = list;
+        n += 1;
+        list = c.link.load(Ordering::Relaxed);
+    }
+    // SAFETY: `fds` holds `n` initialised pollfds.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, wait_ms) };
+    if r <= 0 {
+        return;
+    }
+    // Unlink the ready ones, then transfer (ready() may hand them back).
+    let mut ready = [ptr::null_mut::<AioCb>(); MAX];
+    let mut nready = 0;
+    for i in 0..n {
+        if fds[i].revents != 0 {
+            ready[nready] = cbs[i];
+            nready += 1;
+        }
+    }
+    let mut prev: *mut AioCb = ptr::null_mut();
+    let mut cur = USER_POLLED.load(Ordering::Relaxed);
+    while !cur.is_null() {
+        // SAFETY: on our list.
+        let next = unsafe { (*cur).link.load(Ordering::Relaxed) };
+        if ready[..nready].contains(&cur) {
+            if prev.is_null() {
+                USER_POLLED.store(next, Ordering::Relaxed);
+            } else {
+                // SAFETY: on our list.
+                unsafe { (*prev).link.store(next, Ordering::Relaxed) };
+            }
+        } else {
+            prev = cur;
+        }
+        cur = next;
+    }
+    for &cb in &ready[..nready] {
+        // SAFETY: off the list: ours; a readiness (poll's revents).
+        unsafe { stream::ready(cb, 1) };
+    }
+}
+
+fn has_user_polls() -> bool {
+    !USER_POLL_IN.load(Ordering::SeqCst).is_null() || !USER_POLLED.load(Ordering::Relaxed).is_null()
+}
+
 /// Ask the reaper to release fsyncs whose writes are done (signal-safe).
 pub fn release_barrier() {
     RELEASE.store(true, Ordering::SeqCst);
@@ -215,9 +323,24 @@ fn main_loop() {
     loop {
         let seq = wait::snapshot();
         run_handed_over();
+        let polls = has_user_polls();
         let must_reap = WORK.load(Ordering::SeqCst) > 0 && super::reap::kernel_in_flight() > 0;
+        if polls {
+            poll_streams(if must_reap { 0 } else { USER_POLL_MS });
+        }
         if must_reap && context::current().is_some() {
-            wait::step(seq, None, Mode::Normal, false);
+            // Watching streams too: reap in short slices.
+            let slice = polls.then(|| {
+                wait::deadline_after(&libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: i64::from(USER_POLL_MS) * 1_000_000,
+                })
+            });
+            let deadline = slice.and_then(Result::ok);
+            wait::step(seq, deadline.as_ref(), Mode::Normal, false);
+            continue;
+        }
+        if polls {
             continue;
         }
         let k = KICK.load(Ordering::SeqCst);
@@ -236,6 +359,8 @@ pub fn reset_after_fork() {
     DEFERRED.store(ptr::null_mut(), Ordering::Relaxed);
     GROUPS.store(ptr::null_mut(), Ordering::Relaxed);
     RELEASE.store(false, Ordering::Relaxed);
+    USER_POLL_IN.store(ptr::null_mut(), Ordering::Relaxed);
+    USER_POLLED.store(ptr::null_mut(), Ordering::Relaxed);
     WORK.store(0, Ordering::Relaxed);
     IDLE.store(false, Ordering::Relaxed);
     STATE.store(NOT_STARTED, Ordering::Relaxed);

@@ -75,7 +75,10 @@ pub fn try_once(c: &AioCb, op: Op) -> Attempt {
             Attempt::WouldBlock
         }
         Err(libc::EAGAIN) => Attempt::WouldBlock,
-        Err(libc::EOPNOTSUPP) => Attempt::Unsupported,
+        Err(libc::EOPNOTSUPP) => {
+            c.flags.fetch_or(flags::UNSUPPORTED, Ordering::Relaxed);
+            Attempt::Unsupported
+        }
         Err(libc::EINTR) => Attempt::WouldBlock,
         Err(_) if done > 0 => Attempt::Done(done as i64),
         Err(e) => Attempt::Done(-(e as i64)),
