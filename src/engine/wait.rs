@@ -227,7 +227,12 @@ pub fn wait_until(
             Step::TimedOut => {
                 return if done() { Ok(()) } else { Err(libc::EAGAIN) };
             }
-            Step::Interrupted if !how.restart => {
+            // An untimed wait is restarted after a handler installed with
+            // SA_RESTART, as POSIX says and glibc's untimed futex does; kaio
+            // waits where the kernel never restarts, so it asks itself.
+            Step::Interrupted
+                if !how.restart && !(deadline.is_none() && sys::interrupt_wants_restart()) =>
+            {
                 return if done() { Ok(()) } else { Err(libc::EINTR) };
             }
             Step::Interrupted => {}

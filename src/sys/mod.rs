@@ -441,6 +441,34 @@ pub fn is_signalfd(fd: i32) -> bool {
     r > 0 && link.get(..r as usize) == Some(&b"anon_inode:[signalfd]"[..])
 }
 
+/// Whether a signal that just interrupted a wait of this thread must have
+/// been one whose handler asked for `SA_RESTART`: every signal this thread
+/// can receive (not blocked) with a handler installed has `SA_RESTART`.
+/// (A stop and continue interrupts too: it also wants the wait resumed.)
+/// Used after EINTR from a wait the kernel itself never restarts
+/// (`io_getevents`, a timed futex), to do what an untimed wait would.
+pub fn interrupt_wants_restart() -> bool {
+    // SAFETY: querying this thread's mask and the handlers, no change.
+    unsafe {
+        let mut mask: libc::sigset_t = core::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut mask);
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP || libc::sigismember(&mask, sig) == 1 {
+                continue;
+            }
+            let mut old: libc::sigaction = core::mem::zeroed();
+            if libc::sigaction(sig, ptr::null(), &mut old) != 0 {
+                continue;
+            }
+            let h = old.sa_sigaction;
+            if h != libc::SIG_DFL && h != libc::SIG_IGN && old.sa_flags & libc::SA_RESTART == 0 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// A message on stderr (raw write: usable in any context).
 pub fn warn_raw(msg: &[u8]) {
     // SAFETY: writing a valid buffer to stderr.
