@@ -231,7 +231,7 @@ pub fn wait_until(
             // SA_RESTART, as POSIX says and glibc's untimed futex does; kaio
             // waits where the kernel never restarts, so it asks itself.
             Step::Interrupted
-                if !how.restart && !(deadline.is_none() && sys::interrupt_wants_restart()) =>
+                if !(how.restart || deadline.is_none() && sys::interrupt_wants_restart()) =>
             {
                 return if done() { Ok(()) } else { Err(libc::EINTR) };
             }
