@@ -25,6 +25,7 @@ mod pool;
 mod reap;
 mod reaper;
 mod slots;
+mod stack;
 pub mod stats;
 mod stream;
 mod submit;

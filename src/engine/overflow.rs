@@ -13,27 +13,21 @@
 //! at the queue: one of the two sees the other).
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::complete::Mode;
+use super::stack::{self, Stack};
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
 use super::{context, reap, reaper, slots, stream};
 use crate::abi::{AioCb, flags};
 use crate::sys::Iocb;
 
-static HEAD: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
+static HEAD: Stack = Stack::new(ptr::null_mut());
 
 fn push_raw(cb: *mut AioCb) {
-    let mut head = HEAD.load(Ordering::SeqCst);
-    loop {
-        // SAFETY: a queued request is kaio's; its link field is ours.
-        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
-        match HEAD.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => return,
-            Err(cur) => head = cur,
-        }
-    }
+    // SAFETY: a refused request is ours and on no other list.
+    unsafe { stack::push(&HEAD, cb) };
 }
 
 /// Queue `cb` (bookkeeping done, not counted as in the kernel). Ordinary
@@ -62,27 +56,6 @@ pub fn is_empty() -> bool {
     HEAD.load(Ordering::SeqCst).is_null()
 }
 
-/// Take every queued request, oldest first, as a list linked through
-/// `link` (the stack holds them newest first).
-fn take_all() -> *mut AioCb {
-    // Most reaps find the queue empty: look before writing the shared word.
-    if HEAD.load(Ordering::SeqCst).is_null() {
-        return ptr::null_mut();
-    }
-    let mut list = HEAD.swap(ptr::null_mut(), Ordering::SeqCst);
-    let mut fifo: *mut AioCb = ptr::null_mut();
-    while !list.is_null() {
-        let cb = list;
-        // SAFETY: taken off the stack: only we hold these requests.
-        unsafe {
-            list = (*cb).link.load(Ordering::Relaxed);
-            (*cb).link.store(fifo, Ordering::Relaxed);
-        }
-        fifo = cb;
-    }
-    fifo
-}
-
 /// Give back the rest of a list (the ring filled up again).
 fn put_back(mut list: *mut AioCb) {
     while !list.is_null() {
@@ -98,7 +71,7 @@ fn put_back(mut list: *mut AioCb) {
 pub fn flush(ctx: u64, mode: Mode) {
     let mut submitted = false;
     'again: loop {
-        let mut list = take_all();
+        let mut list = stack::take_fifo(&HEAD);
         if list.is_null() {
             break;
         }

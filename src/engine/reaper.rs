@@ -18,6 +18,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use super::complete::Mode;
+use super::stack::{self, Stack};
 use super::{barrier, context, lio, overflow, stream, submit, threads, wait};
 use crate::abi::{AioCb, flags};
 use crate::sys::{self, Errno};
@@ -35,14 +36,14 @@ const RUNNING: u32 = 2;
 static STATE: AtomicU32 = AtomicU32::new(NOT_STARTED);
 
 /// Requests handed over by signal-safe reapers (stack through `link`).
-static DEFERRED: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
+static DEFERRED: Stack = Stack::new(ptr::null_mut());
 /// Finished heap groups (stack through `Group::next`).
 static GROUPS: AtomicPtr<lio::Group> = AtomicPtr::new(ptr::null_mut());
 static RELEASE: AtomicBool = AtomicBool::new(false);
 /// Streams that can neither wait in the kernel nor have a thread of their
 /// own: handed over here (stack through `link`), then watched by the
 /// reaper with `poll(2)` in [`USER_POLLED`] (the reaper's own list).
-static USER_POLL_IN: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
+static USER_POLL_IN: Stack = Stack::new(ptr::null_mut());
 static USER_POLLED: AtomicPtr<AioCb> = AtomicPtr::new(ptr::null_mut());
 
 /// Make sure the reaper runs; EAGAIN if its thread cannot be created (the
@@ -119,15 +120,8 @@ pub unsafe fn defer(cb: *mut AioCb, res: i64) {
     // SAFETY: caller's contract: the result waits in the private field
     // until the reaper publishes it.
     unsafe { (*cb).return_value.store(res as isize, Ordering::Relaxed) };
-    let mut head = DEFERRED.load(Ordering::SeqCst);
-    loop {
-        // SAFETY: as above; the link field is ours.
-        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
-        match DEFERRED.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => break,
-            Err(cur) => head = cur,
-        }
-    }
+    // SAFETY: as above: handed over, on no other list.
+    unsafe { stack::push(&DEFERRED, cb) };
     wake_reaper();
 }
 
@@ -158,15 +152,8 @@ pub unsafe fn user_poll(cb: *mut AioCb) {
     work_begin();
     // SAFETY: caller's contract.
     unsafe { (*cb).flags.fetch_or(flags::POLL, Ordering::SeqCst) };
-    let mut head = USER_POLL_IN.load(Ordering::SeqCst);
-    loop {
-        // SAFETY: as above; the link field is ours.
-        unsafe { (*cb).link.store(head, Ordering::Relaxed) };
-        match USER_POLL_IN.compare_exchange_weak(head, cb, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => break,
-            Err(cur) => head = cur,
-        }
-    }
+    // SAFETY: as above: handed over, on no other list.
+    unsafe { stack::push(&USER_POLL_IN, cb) };
     wake_reaper();
 }
 
@@ -260,23 +247,14 @@ pub fn release_barrier() {
 /// Run what was handed over, oldest first.
 fn run_handed_over() -> bool {
     let mut any = false;
-    let mut list = DEFERRED.swap(ptr::null_mut(), Ordering::SeqCst);
-    let mut fifo: *mut AioCb = ptr::null_mut();
-    while !list.is_null() {
-        let cb = list;
-        // SAFETY: handed over: ours.
-        unsafe {
-            list = (*cb).link.load(Ordering::Relaxed);
-            (*cb).link.store(fifo, Ordering::Relaxed);
-        }
-        fifo = cb;
-    }
+    let mut fifo = stack::take_fifo(&DEFERRED);
     while !fifo.is_null() {
         let cb = fifo;
         any = true;
         // SAFETY: handed over: ours until completed.
+        fifo = unsafe { stack::next(cb) };
+        // SAFETY: as above.
         let c = unsafe { &*cb };
-        fifo = c.link.load(Ordering::Relaxed);
         let res = c.return_value.load(Ordering::Relaxed) as i64;
         let f = c.flags.load(Ordering::SeqCst);
         let op = submit::Op::recorded(c);

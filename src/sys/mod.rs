@@ -308,6 +308,32 @@ pub unsafe fn read_u32_checked(addr: usize) -> Option<u32> {
     }
 }
 
+/// Write `prefix`, the decimal `n` and `suffix` into `out`, NUL-terminated
+/// (no allocation: usable in any context). `out` must be long enough.
+fn proc_path(out: &mut [u8], prefix: &[u8], n: i32, suffix: &[u8]) {
+    let mut digits = [0u8; 10];
+    let mut d = digits.len();
+    let mut v = n.max(0) as u32;
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let parts: [&[u8]; 4] = [prefix, &digits[d..], suffix, b"\0"];
+    let mut at = 0;
+    for part in parts {
+        for &b in part {
+            if let Some(slot) = out.get_mut(at) {
+                *slot = b;
+            }
+            at += 1;
+        }
+    }
+}
+
 /// What `/proc/self/task/TID/syscall` says about thread `tid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {
@@ -324,32 +350,7 @@ pub enum ThreadState {
 /// Where thread `tid` of this process is, from procfs (no allocation).
 pub fn thread_state(tid: i32) -> ThreadState {
     let mut path = [0u8; 48];
-    let prefix = b"/proc/self/task/";
-    let mut n = 0;
-    for &b in prefix {
-        path[n] = b;
-        n += 1;
-    }
-    let mut digits = [0u8; 12];
-    let mut d = 0;
-    let mut v = tid.max(0) as u32;
-    loop {
-        digits[d] = b'0' + (v % 10) as u8;
-        d += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    while d > 0 {
-        d -= 1;
-        path[n] = digits[d];
-        n += 1;
-    }
-    for &b in b"/syscall\0" {
-        path[n] = b;
-        n += 1;
-    }
+    proc_path(&mut path, b"/proc/self/task/", tid, b"/syscall");
     // A NUL-terminated path in a local buffer.
     let fd = sc!(
         libc::SYS_openat,
@@ -409,28 +410,9 @@ pub fn thread_state(tid: i32) -> ThreadState {
 /// thread's pending signals, which a poll in the kernel cannot see.
 pub fn is_signalfd(fd: i32) -> bool {
     let mut path = [0u8; 40];
-    let prefix = b"/proc/self/fd/";
-    path[..prefix.len()].copy_from_slice(prefix);
-    let mut n = prefix.len();
-    let mut digits = [0u8; 12];
-    let mut d = 0;
-    let mut v = fd.max(0) as u32;
-    loop {
-        digits[d] = b'0' + (v % 10) as u8;
-        d += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    while d > 0 {
-        d -= 1;
-        path[n] = digits[d];
-        n += 1;
-    }
+    proc_path(&mut path, b"/proc/self/fd/", fd, b"");
     let mut link = [0u8; 64];
-    // A NUL-terminated path (the buffer is zeroed past `n`) and a local
-    // output buffer.
+    // A NUL-terminated path and a local output buffer.
     let r = sc!(
         libc::SYS_readlinkat,
         libc::AT_FDCWD,
@@ -714,4 +696,18 @@ pub fn with_async_cancel<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: restores the previous type.
     unsafe { pthread_setcanceltype(old, &mut old) };
     r
+}
+
+#[cfg(test)]
+mod proc_path_tests {
+    #[test]
+    fn paths_are_nul_terminated() {
+        let mut b = [0xffu8; 40];
+        super::proc_path(&mut b, b"/proc/self/fd/", 1234, b"/x");
+        assert_eq!(&b[..20], b"/proc/self/fd/1234/x");
+        assert_eq!(b[20], 0);
+        super::proc_path(&mut b, b"/p/", 0, b"");
+        assert_eq!(&b[..4], b"/p/0");
+        assert_eq!(b[4], 0);
+    }
 }
