@@ -42,11 +42,11 @@ check-header: $(TARGET)/libkaio.so
 	@cmp -s target/kaio.h include/kaio.h || { echo "include/kaio.h is stale: run 'make header'"; diff -u include/kaio.h target/kaio.h | head -30; exit 1; }
 	@echo "include/kaio.h is current"
 
-$(BUILD)/glibc/%: c-tests/%.c c-tests/harness.h c-tests/kaio_ext.h include/kaio.h
+$(BUILD)/glibc/%: c-tests/%.c $(wildcard c-tests/harness*.h) c-tests/kaio_ext.h include/kaio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIBS)
 
-$(BUILD)/kaio/%: c-tests/%.c c-tests/harness.h include/kaio.h $(LIBDIR_B)/libkaio.so
+$(BUILD)/kaio/%: c-tests/%.c $(wildcard c-tests/harness*.h) include/kaio.h $(LIBDIR_B)/libkaio.so
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -DKAIO_LINKED -Iinclude -o $@ $< -L$(LIBDIR_B) -lkaio \
 	    -Wl,-rpath,$(abspath $(LIBDIR_B)) $(TEST_LIBS)

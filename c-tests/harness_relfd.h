@@ -35,10 +35,20 @@ static inline unsigned long long rel_counter(const char *name)
     return counter ? counter(name) : 0;
 }
 
+/* Whether descriptor `a` names the same open file as `b` (a kaio thread
+ * may do the transfer on its own duplicate of the program's descriptor). */
+static inline int rel_same_file(int a, int b)
+{
+    struct stat sa, sb;
+    if (a == b) return 1;
+    if (fstat(a, &sa) != 0 || fstat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* How many threads of this process are blocked in system call `nr`
  * (0 read, 1 write, 17 pread64, 18 pwrite64 on x86_64) with first argument
- * `fd` (from /proc/self/task/TID/syscall). Uses no stdio: no descriptor
- * beyond the directory and one file at a time. */
+ * `fd` or a duplicate of it (from /proc/self/task/TID/syscall). Uses no
+ * stdio: no descriptor beyond the directory and one file at a time. */
 static inline int rel_blocked_in(long nr, int fd)
 {
     DIR *d = opendir("/proc/self/task");
@@ -57,7 +67,7 @@ static inline int rel_blocked_in(long nr, int fd)
         buf[n] = 0;
         long sc;
         unsigned long a0;
-        if (sscanf(buf, "%ld %lx", &sc, &a0) == 2 && sc == nr && (int)a0 == fd) found++;
+        if (sscanf(buf, "%ld %lx", &sc, &a0) == 2 && sc == nr && rel_same_file((int)a0, fd)) found++;
     }
     closedir(d);
     return found;
