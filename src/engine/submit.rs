@@ -567,7 +567,8 @@ pub unsafe fn start(cb: *mut AioCb, op: Op) -> Result<(), Errno> {
             return Ok(());
         }
     };
-    let resident = buffers_resident(c, op);
+    // O_DIRECT goes to the kernel, which pins the pages itself: no check.
+    let resident = fl & libc::O_DIRECT == 0 && buffers_resident(c, op);
     // The common buffered case needs no fstat: try the page cache at the
     // request's offset; a pipe or socket answers ESPIPE.
     if fl & (libc::O_DIRECT | libc::O_APPEND) == 0 && resident {
