@@ -152,7 +152,12 @@ pub fn step(seq: u32, deadline: Option<&Deadline>, mode: Mode, cancellable: bool
     // A follower holds nothing, so it can be cancelled right inside the wait
     // (asynchronous cancellation): no window between a check and the sleep.
     let r = if cancellable {
-        sys::with_async_cancel(|| sys::futex_wait(&SEQ, cur | 1, Some(&until)))
+        let r = sys::with_async_cancel(|| sys::futex_wait(&SEQ, cur | 1, Some(&until)));
+        // A request that was pending before asynchronous cancellation was
+        // enabled (its signal already handled) is acted on here, not lost
+        // when the wait then ends normally.
+        sys::testcancel();
+        r
     } else {
         sys::futex_wait(&SEQ, cur | 1, Some(&until))
     };
