@@ -16,7 +16,7 @@ use super::mem;
 use super::notify::Notify;
 use super::stats::{self, STATS};
 use super::submit::{self, Op};
-use super::{barrier, context, reap, reaper, slots, wait};
+use super::{context, reap, reaper, slots, wait};
 use crate::abi::{AioCb, LIO_NOP, LIO_READ, LIO_WAIT, LIO_WRITE};
 use crate::sys::{self, Errno, Iocb};
 
@@ -197,22 +197,16 @@ pub unsafe fn listio(mode: i32, list: &[*mut AioCb], sig: Notify) -> Result<(), 
                     continue;
                 }
             };
-            // SAFETY: prepared.
-            submit::identify(unsafe { &*cb }, &id);
-            // SAFETY: prepared.
-            let b = submit::bucket(unsafe { &*cb });
-            if barrier::would_hold(b) && reaper::ensure().is_err() {
-                // SAFETY: prepared, not handed out.
-                enqueue_error = Some(unsafe { submit::refuse(cb, libc::EAGAIN) });
+            // SAFETY: prepared, not handed out.
+            if let Err(e) = unsafe { submit::start_fsync(cb, &id) } {
+                // Refused (no reaper thread): not a member after all.
+                enqueue_error = Some(e);
                 accepted -= 1;
                 if !group.is_null() {
                     // SAFETY: the group is live; undo this member's count.
                     unsafe { (*group).remaining.fetch_sub(1, Ordering::SeqCst) };
                 }
-                continue;
             }
-            // SAFETY: prepared.
-            unsafe { barrier::fsync(cb, b) };
             continue;
         }
         // SAFETY: caller's contract.

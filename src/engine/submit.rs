@@ -782,6 +782,16 @@ pub unsafe fn fsync(cb: *mut AioCb, data_only: bool, id: &FileId) -> Result<(), 
     // SAFETY: forwarded.
     unsafe { prepare(cb, Op::Fsync { data_only })? };
     // SAFETY: prepared.
+    unsafe { start_fsync(cb, id) }
+}
+
+/// Route a prepared fsync of the file `id`: submit it now or hold it behind
+/// earlier writes to the file. Err: refused (see [`refuse`]).
+///
+/// # Safety
+/// `cb` is a prepared fsync, valid until completion.
+pub unsafe fn start_fsync(cb: *mut AioCb, id: &FileId) -> Result<(), Errno> {
+    // SAFETY: caller's contract.
     let c = unsafe { &*cb };
     identify(c, id);
     let b = bucket(c);
